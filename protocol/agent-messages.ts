@@ -1,0 +1,91 @@
+// The agent <-> server WebSocket protocol. Every message is JSON `{ type, ... }`, validated on
+// receipt by both sides. Results carry job id + attempt so a resend after a reconnect is stored once.
+//
+// agent -> server: hello, heartbeat, job.started, job.progress, job.result, job.failed, inventory
+// server -> agent: welcome, job.assign, job.cancel, ack, error
+import { z } from 'zod';
+import { jobErrorSchema } from './errors.js';
+import { inputSpecSchema, runSettingsSchema, sha256Schema } from './domain.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export const deviceDescriptorSchema = z.strictObject({
+  /** Stable identity of the device under its agent (hostname for the local machine, serial for a phone). */
+  serial: z.string().min(1).max(256),
+  name: z.string().min(1).max(128),
+  driver: z.enum(['linux', 'adb', 'serial']),
+  labels: z.record(z.string(), z.string().max(512)),
+  runtimes: z.array(z.string().max(64)).max(32),
+  online: z.boolean(),
+});
+export type DeviceDescriptor = z.infer<typeof deviceDescriptorSchema>;
+
+const jobRef = { job_id: z.string().min(1).max(64), attempt: z.number().int().min(1) };
+
+export const sampleSetSchema = z.strictObject({
+  metric: z.string().min(1).max(64).regex(/^[a-z0-9_.]+$/),
+  unit: z.string().min(1).max(16),
+  samples: z.array(z.number().refine(Number.isFinite, 'samples must be finite numbers')).min(1).max(2_000_000),
+});
+export type SampleSet = z.infer<typeof sampleSetSchema>;
+
+/** Facts about the environment a job ran in (frequencies, temperatures, flags). */
+export const jobEnvironmentSchema = z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]));
+
+export const agentMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hello'),
+    protocol: z.number().int(),
+    agent_version: z.string().max(64),
+    hostname: z.string().max(256),
+    devices: z.array(deviceDescriptorSchema).max(1024),
+    /** Jobs this agent is still executing (after a reconnect). */
+    running: z.array(z.strictObject(jobRef)).max(1024),
+  }),
+  z.strictObject({ type: z.literal('inventory'), devices: z.array(deviceDescriptorSchema).max(1024) }),
+  z.strictObject({ type: z.literal('heartbeat'), running: z.array(z.strictObject(jobRef)).max(1024) }),
+  z.strictObject({ type: z.literal('job.started'), ...jobRef }),
+  z.strictObject({
+    type: z.literal('job.progress'),
+    ...jobRef,
+    phase: z.enum(['fetching', 'preparing', 'warmup', 'measuring', 'collecting']),
+    done: z.number().int().min(0),
+    total: z.number().int().min(0),
+  }),
+  z.strictObject({
+    type: z.literal('job.result'),
+    ...jobRef,
+    measurements: z.array(sampleSetSchema).min(1).max(64),
+    environment: jobEnvironmentSchema,
+  }),
+  z.strictObject({ type: z.literal('job.failed'), ...jobRef, error: jobErrorSchema }),
+]);
+export type AgentMessage = z.infer<typeof agentMessageSchema>;
+
+export const jobAssignmentSchema = z.strictObject({
+  job_id: z.string(),
+  attempt: z.number().int().min(1),
+  run_id: z.string(),
+  device_serial: z.string(),
+  runtime: z.string(),
+  model: z.strictObject({ sha256: sha256Schema, format: z.string(), size_bytes: z.number().int() }),
+  settings: runSettingsSchema,
+});
+export type JobAssignment = z.infer<typeof jobAssignmentSchema>;
+
+export const serverMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('welcome'), agent_id: z.string(), heartbeat_ms: z.number().int(), lease_ms: z.number().int() }),
+  z.strictObject({ type: z.literal('job.assign'), job: jobAssignmentSchema }),
+  z.strictObject({ type: z.literal('job.cancel'), ...jobRef, reason: z.string() }),
+  z.strictObject({
+    type: z.literal('ack'),
+    ref: z.enum(['job.started', 'job.result', 'job.failed']),
+    ...jobRef,
+    /** accepted: stored now; duplicate: stored earlier; stale: the lease is no longer held. */
+    outcome: z.enum(['accepted', 'duplicate', 'stale']),
+  }),
+  z.strictObject({ type: z.literal('error'), code: z.string(), message: z.string() }),
+]);
+export type ServerMessage = z.infer<typeof serverMessageSchema>;
+
+export { inputSpecSchema };

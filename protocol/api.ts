@@ -1,0 +1,152 @@
+// REST API under /api/v1: request schemas (validated by the server with zod) and response shapes
+// (used by the CLI and the dashboard). Errors are always `{ error: { code, message } }`.
+import { z } from 'zod';
+import {
+  DEVICE_HEALTHS, TOKEN_ROLES, familySchema, gitMetaSchema, runSettingsSchema, sha256Schema, variantSchema,
+  type DeviceHealth, type DeviceState, type JobStatus, type ModelFormat, type RunSettings, type RunStatus, type TokenRole, type GitMeta,
+} from './domain.js';
+import type { JobError } from './errors.js';
+
+export const API_PREFIX = '/api/v1';
+
+export const paginationQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(128).optional(),
+});
+export interface Page<T> { items: T[]; next_cursor: string | null }
+
+export const listRunsQuerySchema = paginationQuerySchema.extend({
+  status: z.string().max(32).optional(),
+  family: familySchema.optional(),
+});
+
+export const modelUploadQuerySchema = z.strictObject({
+  family: familySchema,
+  variant: variantSchema,
+  filename: z.string().max(256).optional(),
+});
+
+export const createRunSchema = z.strictObject({
+  /** sha256 or `family:variant` (the newest model of that variant). */
+  model: z.string().min(1).max(300),
+  /** A device name, or a label selector `key=value,key2=value2` (`*` for every device). */
+  device: z.string().min(1).max(512),
+  runtime: z.enum(['onnxruntime']).default('onnxruntime'),
+  settings: runSettingsSchema.default(runSettingsSchema.parse({})),
+  git: gitMetaSchema.default({}),
+  max_attempts: z.number().int().min(1).max(10).default(3),
+});
+export type CreateRunBody = z.input<typeof createRunSchema>;
+
+export const patchDeviceSchema = z.strictObject({
+  health: z.enum(DEVICE_HEALTHS).optional(),
+  name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).optional(),
+  labels: z.record(z.string().max(64), z.string().max(512)).optional(),
+});
+
+export const createTokenSchema = z.strictObject({
+  role: z.enum(TOKEN_ROLES),
+  name: z.string().min(1).max(128),
+});
+export const createAgentSchema = z.strictObject({ name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/) });
+export const enrollAgentSchema = createAgentSchema;
+
+export const idParamSchema = z.strictObject({ id: z.string().min(1).max(128) });
+export const shaParamSchema = z.strictObject({ sha256: sha256Schema });
+
+export interface DeviceView {
+  id: string;
+  name: string;
+  agent_id: string;
+  agent_name: string;
+  driver: string;
+  serial: string;
+  labels: Record<string, string>;
+  runtimes: string[];
+  state: DeviceState;
+  health: DeviceHealth;
+  health_reason: string | null;
+  consecutive_failures: number;
+  current_job_id: string | null;
+  last_seen_at: string | null;
+}
+
+export interface AgentView {
+  id: string;
+  name: string;
+  hostname: string | null;
+  version: string | null;
+  online: boolean;
+  revoked: boolean;
+  last_seen_at: string | null;
+  device_count: number;
+}
+
+export interface ModelView {
+  sha256: string;
+  family: string;
+  variant: string;
+  format: ModelFormat;
+  size_bytes: number;
+  filename: string | null;
+  created_at: string;
+}
+
+export interface MeasurementSummary {
+  metric: string;
+  unit: string;
+  count: number;
+  median: number;
+  p90: number;
+  p99: number;
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+  ci_low: number;
+  ci_high: number;
+  mean_ci_half: number;
+  outliers: number;
+}
+
+export interface JobView {
+  id: string;
+  run_id: string;
+  device_id: string;
+  device_name: string;
+  status: JobStatus;
+  attempt: number;
+  max_attempts: number;
+  error: JobError | null;
+  progress: { phase: string; done: number; total: number } | null;
+  environment: Record<string, unknown> | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  measurements: MeasurementSummary[];
+}
+
+export interface RunView {
+  id: string;
+  model: ModelView;
+  runtime: string;
+  device_selector: string;
+  settings: RunSettings;
+  git: GitMeta;
+  status: RunStatus;
+  created_at: string;
+  finished_at: string | null;
+  job_counts: Partial<Record<JobStatus, number>>;
+  jobs?: JobView[];
+}
+
+export interface SamplesView { job_id: string; metric: string; unit: string; samples: number[] }
+
+export interface TokenView { id: string; name: string; role: TokenRole; agent_id: string | null; created_at: string; revoked: boolean }
+
+/** Live events pushed to dashboards over /ws/live. */
+export type LiveEvent =
+  | { type: 'device.changed'; device_id: string }
+  | { type: 'agent.changed'; agent_id: string }
+  | { type: 'job.changed'; job_id: string; run_id: string; status: JobStatus; progress?: { phase: string; done: number; total: number } }
+  | { type: 'run.changed'; run_id: string; status: RunStatus };
