@@ -37,11 +37,22 @@ const nameSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._+-]
 export const familySchema = nameSchema;
 export const variantSchema = nameSchema;
 
-/** Per-input override: a shape (for dynamic dims), a constant fill, or a file (.npy / .json) on the agent side. */
+export const TENSOR_DTYPES = ['float32', 'float64', 'int8', 'uint8', 'int16', 'int32', 'int64', 'bool'] as const;
+export type TensorDtype = (typeof TENSOR_DTYPES)[number];
+
+/** Literal tensor data (from a .npy or JSON file read by the CLI): little-endian bytes in base64. */
+export const tensorDataSchema = z.strictObject({
+  dtype: z.enum(TENSOR_DTYPES),
+  shape: z.array(z.number().int().min(0)).max(8),
+  base64: z.string().max(16 * 1024 * 1024),
+});
+export type TensorData = z.infer<typeof tensorDataSchema>;
+
+/** Per-input override: a shape (for dynamic dims), a constant fill, or literal data. */
 export const inputSpecSchema = z.strictObject({
   shape: z.array(z.number().int().positive()).max(8).optional(),
   fill: z.union([z.number(), z.literal('random')]).optional(),
-  file: z.string().min(1).max(4096).optional(),
+  data: tensorDataSchema.optional(),
 });
 export type InputSpec = z.infer<typeof inputSpecSchema>;
 

@@ -1,0 +1,113 @@
+// The local Linux driver: the agent's own host is one device. ONNX models run in a separate
+// worker process; around the timed window it reads frequencies, temperatures and energy.
+import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { DeviceDescriptor } from '../../../protocol/agent-messages.js';
+import type { WorkerMessage, WorkerStart } from '../../runners/onnx/messages.js';
+import { JobFailure, type Driver, type JobContext, type JobOutput } from '../driver.js';
+import { describeHost } from './describe.js';
+import { createEnergyMeter, type EnergyReading } from './energy.js';
+import { Sysfs, thermalSnapshot } from './sysfs.js';
+
+const WORKER = fileURLToPath(new URL('../../runners/onnx/worker.js', import.meta.url));
+
+export interface LinuxDriverOptions { sysfsRoot?: string; deviceName?: string; serial?: string }
+
+export class LinuxDriver implements Driver {
+  readonly name = 'linux' as const;
+  private readonly sys: Sysfs;
+  private readonly serial: string;
+  private readonly deviceName: string;
+
+  constructor(opts: LinuxDriverOptions = {}) {
+    this.sys = new Sysfs(opts.sysfsRoot ?? '/');
+    this.serial = opts.serial ?? `host:${os.hostname()}`;
+    this.deviceName = opts.deviceName ?? os.hostname();
+  }
+
+  async discover(): Promise<DeviceDescriptor[]> {
+    return [{ serial: this.serial, name: this.deviceName, driver: 'linux', labels: describeHost(this.sys), runtimes: ['onnxruntime'], online: true }];
+  }
+
+  async run(serial: string, ctx: JobContext): Promise<JobOutput> {
+    if (serial !== this.serial) throw new JobFailure('device_unavailable', `this agent has no linux device ${serial}`);
+    if (ctx.job.runtime !== 'onnxruntime') throw new JobFailure('unsupported_runtime', `the linux driver has no ${ctx.job.runtime} runner`);
+    const before = thermalSnapshot(this.sys);
+    const meter = createEnergyMeter(this.sys);
+    let energy: EnergyReading | null = null;
+    let windowIterations = 0;
+    const result = await runWorker(ctx, {
+      onWindow: (edge, iterations) => {
+        if (edge === 'start') meter?.start();
+        else { energy = meter?.stop() ?? null; windowIterations = iterations; }
+      },
+    });
+    const after = thermalSnapshot(this.sys);
+    const measurements: JobOutput['measurements'] = [{ metric: 'latency_ms', unit: 'ms', samples: result.done.samplesMs }];
+    if (result.done.peakRssKib !== null) measurements.push({ metric: 'peak_rss_mib', unit: 'MiB', samples: [result.done.peakRssKib / 1024] });
+    const e = energy as EnergyReading | null;
+    if (e && windowIterations > 0) measurements.push({ metric: 'energy_mj', unit: 'mJ', samples: [e.totalUj / 1000 / windowIterations] });
+    return {
+      measurements,
+      environment: {
+        runner: 'onnxruntime-node',
+        ort_version: result.done.ortVersion,
+        model_load_ms: round(result.loaded.loadMs),
+        first_run_ms: round(result.done.firstRunMs),
+        threads: ctx.job.settings.threads,
+        input_shapes: result.loaded.inputs.map((i) => `${i.name}:${i.dtype}[${i.shape.join('x')}]`).join(' '),
+        energy_source: e ? e.source : null,
+        cpu_freq_mhz_before: before.cpu_freq_mhz_avg,
+        cpu_freq_mhz_after: after.cpu_freq_mhz_avg,
+        temp_c_before: before.temp_c_max,
+        temp_c_after: after.temp_c_max,
+        throttled: before.cpu_freq_mhz_min !== null && after.cpu_freq_mhz_min !== null && after.cpu_freq_mhz_min < before.cpu_freq_mhz_min * 0.9,
+      },
+    };
+  }
+}
+
+const round = (n: number): number => Math.round(n * 1000) / 1000;
+
+interface WorkerResult {
+  loaded: Extract<WorkerMessage, { type: 'loaded' }>;
+  done: Extract<WorkerMessage, { type: 'done' }>;
+}
+
+/** Runs the worker process for one job; kills it on abort. */
+function runWorker(ctx: JobContext, hooks: { onWindow(edge: 'start' | 'end', iterations: number): void }): Promise<WorkerResult> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    let loaded: WorkerResult['loaded'] | null = null;
+    let done: WorkerResult['done'] | null = null;
+    let failure: JobFailure | null = null;
+    const onAbort = () => {
+      failure ??= new JobFailure(ctx.signal.reason === 'timeout' ? 'timed_out' : 'canceled', String(ctx.signal.reason ?? 'aborted'));
+      child.kill('SIGKILL');
+    };
+    if (ctx.signal.aborted) onAbort();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    child.on('message', (msg: WorkerMessage) => {
+      switch (msg.type) {
+        case 'loaded': loaded = msg; ctx.progress({ phase: 'warmup', done: 0, total: ctx.job.settings.warmup }); break;
+        case 'progress': ctx.progress({ phase: msg.phase, done: msg.done, total: msg.total }); break;
+        case 'window': hooks.onWindow(msg.edge, msg.iterations); break;
+        case 'done': done = msg; break;
+        case 'error': failure ??= new JobFailure(msg.code, msg.message); break;
+      }
+    });
+    child.on('error', (err) => { failure ??= new JobFailure('runner_crashed', `worker could not start: ${err.message}`); });
+    child.on('exit', (code, sig) => {
+      ctx.signal.removeEventListener('abort', onAbort);
+      if (failure) return reject(failure);
+      if (loaded && done) return resolve({ loaded, done });
+      const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+      reject(new JobFailure('runner_crashed', `the ONNX worker died (${sig ?? `exit ${code}`})${tail ? `: ${tail}` : ''}`));
+    });
+    const start: WorkerStart = { type: 'start', modelPath: ctx.modelPath, settings: ctx.job.settings };
+    child.send(start);
+  });
+}

@@ -1,0 +1,105 @@
+// The ONNX worker: a child process that loads one model with onnxruntime-node, warms it up and
+// times every iteration with the monotonic high-resolution clock until both the iteration count
+// and the minimum duration are met. Running in its own process means a crashing or leaking model
+// cannot take the agent down, and VmHWM is the model's own peak memory.
+import fs from 'node:fs';
+import ort from 'onnxruntime-node';
+import { buildInputs, InputSpecError, type InputMeta } from './inputs.js';
+import type { WorkerMessage, WorkerStart } from './messages.js';
+
+const PROGRESS_EVERY_NS = 250_000_000n;
+
+function send(msg: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => process.send!(msg, undefined, undefined, () => resolve()));
+}
+
+export function peakRssKib(): number | null {
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return match?.[1] ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function createSession(modelPath: string, threads: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(modelPath, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+}
+
+export function feedsFor(session: ort.InferenceSession, specs: WorkerStart['settings']['inputs'], seed: number): Record<string, ort.Tensor> {
+  const metas: InputMeta[] = session.inputMetadata.map((m) =>
+    m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] },
+  );
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const input of buildInputs(metas, specs, seed)) feeds[input.name] = new ort.Tensor(input.dtype, input.data, input.shape);
+  return feeds;
+}
+
+async function run(start: WorkerStart): Promise<void> {
+  const { settings } = start;
+  const loadStart = process.hrtime.bigint();
+  let session: ort.InferenceSession;
+  try {
+    session = await createSession(start.modelPath, settings.threads);
+  } catch (err) {
+    await send({ type: 'error', code: 'model_load_failed', message: (err as Error).message.slice(0, 2000) });
+    return;
+  }
+  const loadMs = Number(process.hrtime.bigint() - loadStart) / 1e6;
+  let feeds: Record<string, ort.Tensor>;
+  try {
+    feeds = feedsFor(session, settings.inputs, settings.seed);
+  } catch (err) {
+    const code = err instanceof InputSpecError ? 'invalid_input_spec' : 'runner_failed';
+    await send({ type: 'error', code, message: (err as Error).message });
+    return;
+  }
+  await send({ type: 'loaded', loadMs, inputs: Object.entries(feeds).map(([name, t]) => ({ name, shape: [...t.dims], dtype: t.type })) });
+
+  const first = process.hrtime.bigint();
+  await session.run(feeds);
+  const firstRunMs = Number(process.hrtime.bigint() - first) / 1e6;
+  let lastReport = process.hrtime.bigint();
+  for (let i = 1; i < settings.warmup; i++) {
+    await session.run(feeds);
+    const now = process.hrtime.bigint();
+    if (now - lastReport > PROGRESS_EVERY_NS) { lastReport = now; void send({ type: 'progress', phase: 'warmup', done: i + 1, total: settings.warmup }); }
+  }
+
+  await send({ type: 'window', edge: 'start', iterations: 0 });
+  const samples: number[] = [];
+  const minDurationNs = BigInt(settings.min_duration_ms) * 1_000_000n;
+  const windowStart = process.hrtime.bigint();
+  lastReport = windowStart;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    const t1 = process.hrtime.bigint();
+    samples.push(Number(t1 - t0) / 1e6);
+    if (samples.length >= settings.iterations && t1 - windowStart >= minDurationNs) break;
+    if (t1 - lastReport > PROGRESS_EVERY_NS) {
+      lastReport = t1;
+      void send({ type: 'progress', phase: 'measuring', done: samples.length, total: settings.iterations });
+    }
+  }
+  await send({ type: 'window', edge: 'end', iterations: samples.length });
+  await send({ type: 'done', samplesMs: samples, firstRunMs, peakRssKib: peakRssKib(), ortVersion: ort.env.versions.common ?? 'unknown' });
+  await session.release();
+}
+
+if (process.send) {
+  process.once('message', (msg: WorkerStart) => {
+    run(msg).then(
+      () => process.exit(0),
+      async (err: unknown) => {
+        await send({ type: 'error', code: 'runner_failed', message: String((err as Error)?.message ?? err).slice(0, 2000) });
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,163 @@
+// `benchfleet run submit | show | list | cancel | wait` and `benchfleet results export`.
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import type { CreateRunBody, JobView, Page, RunView } from '../../protocol/api.js';
+import { TERMINAL_JOB_STATUSES } from '../../protocol/domain.js';
+import { CliError, EXIT, type ApiClient } from '../client.js';
+import { num, parseDuration, table } from '../format.js';
+import { buildInputSpecs } from '../inputs.js';
+import type { CommandEnv, Io } from '../main.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function intOption(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new CliError(EXIT.usage, `--${name} must be an integer ≥ ${min}, got ${text}`);
+  return n;
+}
+
+export function resultsTable(run: RunView): string {
+  const rows = (run.jobs ?? []).map((j) => {
+    const lat = j.measurements.find((m) => m.metric === 'latency_ms');
+    const mem = j.measurements.find((m) => m.metric === 'peak_rss_mib');
+    const energy = j.measurements.find((m) => m.metric === 'energy_mj');
+    return [
+      j.device_name, j.status, lat ? num(lat.median) : null, lat ? num(lat.p90) : null, lat ? num(lat.p99) : null,
+      lat ? `${num(lat.mean)} ± ${num(lat.mean_ci_half, 2)}` : null, lat ? `[${num(lat.ci_low)}, ${num(lat.ci_high)}]` : null,
+      lat?.count ?? null, mem ? `${num(mem.median)} MiB` : null, energy ? `${num(energy.median)} mJ` : null,
+      j.error ? `${j.error.code}: ${j.error.message}` : null,
+    ];
+  });
+  return table(['DEVICE', 'STATUS', 'MEDIAN ms', 'P90 ms', 'P99 ms', 'MEAN ± 95% CI', 'MEDIAN 95% CI', 'N', 'PEAK MEM', 'ENERGY/INF', 'ERROR'], rows);
+}
+
+function describeJob(j: JobView): string {
+  const p = j.progress;
+  const bits = [`${j.device_name}: ${j.status}`];
+  if (j.attempt > 1 || (j.status === 'queued' && j.attempt > 0)) bits.push(`attempt ${j.attempt}/${j.max_attempts}`);
+  if (p && (j.status === 'running' || j.status === 'assigned')) bits.push(p.total > 0 && p.phase !== 'fetching' ? `${p.phase} ${p.done}/${p.total}` : p.phase);
+  if (j.error && j.status !== 'succeeded') bits.push(`(${j.error.code})`);
+  return bits.join(' ');
+}
+
+export async function waitForRun(api: ApiClient, runId: string, io: Io, timeoutMs: number): Promise<RunView> {
+  const started = Date.now();
+  let last = '';
+  for (;;) {
+    const run = await api.request<RunView>('GET', `/runs/${runId}`);
+    const line = (run.jobs ?? []).map(describeJob).join('; ');
+    if (line !== last) {
+      io.progress(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${line}`);
+      last = line;
+    }
+    if ((run.jobs ?? []).every((j) => TERMINAL_JOB_STATUSES.includes(j.status))) return run;
+    if (Date.now() - started > timeoutMs) throw new CliError(EXIT.waitTimeout, `run ${runId} did not finish within ${timeoutMs / 1000}s (still ${run.status}); see benchfleet run show ${runId}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function finish(run: RunView, io: Io): void {
+  if (io.json) io.print(run);
+  else io.print(`run ${run.id}: ${run.model.family}:${run.model.variant} on ${run.device_selector} — ${run.status}\n${resultsTable(run)}`);
+  if (run.status !== 'succeeded') {
+    const failed = (run.jobs ?? []).find((j) => j.status !== 'succeeded');
+    const reason = failed ? `${failed.device_name}: ${failed.status}${failed.error ? ` (${failed.error.code}: ${failed.error.message})` : ''}` : run.status;
+    throw new CliError(EXIT.runFailed, `run ${run.id} ${run.status}: ${reason}`);
+  }
+}
+
+interface SubmitOptions {
+  model: string; device: string; runtime: string; warmup: string; iterations: string; minDuration: string; threads: string;
+  seed: string; timeout: string; maxAttempts: string; inputShape?: string[]; inputFill?: string[]; inputFile?: string[];
+  branch?: string; commit?: string; repo?: string; pr?: string; wait?: boolean; waitTimeout: string;
+}
+
+export function registerRunCommands(program: Command, env: CommandEnv): void {
+  const run = program.command('run').description('submit and follow benchmark runs');
+  run.command('submit').description('benchmark a model on every matching device (one job per device)')
+    .requiredOption('--model <ref>', 'sha256 (or prefix) or family:variant')
+    .option('--device <selector>', 'device name, labels key=value[,key=value], or * for every online device', '*')
+    .option('--runtime <runtime>', 'runtime to benchmark with', 'onnxruntime')
+    .option('--warmup <n>', 'warm-up iterations (not measured)', '10')
+    .option('--iterations <n>', 'minimum measured iterations', '100')
+    .option('--min-duration <duration>', 'minimum measured time, e.g. 5s (iterations continue until both are met)', '0s')
+    .option('--threads <n>', 'intra-op threads', '1')
+    .option('--seed <n>', 'seed of generated inputs', '42')
+    .option('--timeout <duration>', 'per-job timeout', '15m')
+    .option('--max-attempts <n>', 'attempts per job before it fails', '3')
+    .option('--input-shape <name=dims>', 'shape of an input with dynamic dims, e.g. input=1x3x224x224 (repeatable)', collect)
+    .option('--input-fill <name=value>', 'fill an input with a constant or "random" (repeatable)', collect)
+    .option('--input-file <name=path>', 'input data from a .npy or JSON file (repeatable)', collect)
+    .option('--branch <branch>', 'git branch the model comes from')
+    .option('--commit <sha>', 'git commit')
+    .option('--repo <repository>', 'git repository')
+    .option('--pr <number>', 'pull request')
+    .option('--wait', 'wait for the run, show progress, print results; exit 1 if any job fails')
+    .option('--wait-timeout <duration>', 'give up waiting after this long (exit 5)', '2h')
+    .action(env.wrap(async (io, o: SubmitOptions) => {
+      let inputs;
+      try {
+        inputs = buildInputSpecs(o);
+      } catch (err) {
+        throw new CliError(EXIT.usage, (err as Error).message);
+      }
+      let minDuration: number, timeout: number, waitTimeout: number;
+      try {
+        minDuration = parseDuration(o.minDuration);
+        timeout = parseDuration(o.timeout);
+        waitTimeout = parseDuration(o.waitTimeout);
+      } catch (err) {
+        throw new CliError(EXIT.usage, (err as Error).message);
+      }
+      const git = Object.fromEntries(Object.entries({ branch: o.branch, commit: o.commit, repository: o.repo, pull_request: o.pr }).filter(([, v]) => v !== undefined));
+      const body: CreateRunBody = {
+        model: o.model, device: o.device, runtime: o.runtime as 'onnxruntime', max_attempts: intOption('max-attempts', o.maxAttempts, 1), git,
+        settings: {
+          warmup: intOption('warmup', o.warmup, 0), iterations: intOption('iterations', o.iterations, 1), min_duration_ms: minDuration,
+          threads: intOption('threads', o.threads, 1), seed: intOption('seed', o.seed, 0), timeout_ms: timeout, inputs,
+        },
+      };
+      const created = await io.api.request<RunView>('POST', '/runs', { json: body });
+      io.progress(`run ${created.id}: ${created.model.family}:${created.model.variant} → ${created.jobs?.map((j) => j.device_name).join(', ')}`);
+      if (!o.wait) return io.print(io.json ? created : created.id);
+      finish(await waitForRun(io.api, created.id, io, waitTimeout), io);
+    }));
+
+  run.command('wait <id>').description('wait for a run to finish and print its results').option('--wait-timeout <duration>', 'give up after', '2h')
+    .action(env.wrap(async (io, id: string, o: { waitTimeout: string }) => finish(await waitForRun(io.api, id, io, parseDuration(o.waitTimeout)), io)));
+
+  run.command('show <id>').description('show a run, its jobs and results').action(env.wrap(async (io, id: string) => {
+    const r = await io.api.request<RunView>('GET', `/runs/${encodeURIComponent(id)}`);
+    if (io.json) return io.print(r);
+    io.print(`run ${r.id}: ${r.model.family}:${r.model.variant} (${r.model.sha256.slice(0, 12)}) ${r.runtime} on ${r.device_selector} — ${r.status}\n` +
+      `settings: warmup ${r.settings.warmup}, iterations ${r.settings.iterations}, min duration ${r.settings.min_duration_ms} ms, threads ${r.settings.threads}\n${resultsTable(r)}`);
+  }));
+
+  run.command('list').description('list runs, newest first').option('--limit <n>', 'how many', '20').option('--status <status>', 'only runs in this status')
+    .action(env.wrap(async (io, o: { limit: string; status?: string }) => {
+      const q = new URLSearchParams({ limit: o.limit, ...(o.status ? { status: o.status } : {}) });
+      const page = await io.api.request<Page<RunView>>('GET', `/runs?${q.toString()}`);
+      if (io.json) return io.print(page.items);
+      io.print(table(['ID', 'MODEL', 'DEVICES', 'STATUS', 'JOBS', 'CREATED'], page.items.map((r) => [
+        r.id, `${r.model.family}:${r.model.variant}`, r.device_selector, r.status,
+        Object.entries(r.job_counts).map(([k, v]) => `${v} ${k}`).join(', '), r.created_at,
+      ])));
+    }));
+
+  run.command('cancel <id>').description('cancel every unfinished job of a run').action(env.wrap(async (io, id: string) => {
+    const r = await io.api.request<RunView>('POST', `/runs/${encodeURIComponent(id)}/cancel`);
+    io.print(io.json ? r : `run ${r.id}: ${r.status}`);
+  }));
+
+  program.command('results').description('export results').command('export <run-id>')
+    .description('export a run\'s measurements as CSV or JSON')
+    .option('--format <format>', 'csv or json', 'csv').option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(env.wrap(async (io, id: string, o: { format: string; output?: string }) => {
+      if (o.format !== 'csv' && o.format !== 'json') throw new CliError(EXIT.usage, '--format must be csv or json');
+      const text = await io.api.request<string>('GET', `/runs/${encodeURIComponent(id)}/results?format=${o.format}`, { raw: true });
+      if (o.output) {
+        fs.writeFileSync(o.output, text);
+        io.progress(`wrote ${o.output}`);
+      } else io.print(text.trimEnd());
+    }));
+}

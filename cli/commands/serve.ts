@@ -1,0 +1,117 @@
+// `benchfleet up`, `benchfleet server` and `benchfleet agent`: the long-running processes.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { startServer, jsonLog } from '../../server/main.js';
+import { createAgent } from '../../server/farm/registry.js';
+import { Agent } from '../../agent/agent.js';
+import { LinuxDriver } from '../../agent/drivers/linux/driver.js';
+import { CREDENTIALS_FILE, CliError, EXIT } from '../client.js';
+
+interface ServeOptions { port: string; host: string; data: string; agent?: boolean; sysfsRoot?: string }
+
+function port(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(EXIT.usage, `--port must be 0..65535, got ${text}`);
+  return n;
+}
+
+function writePrivateJson(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+}
+
+function onShutdown(fn: () => Promise<void>): void {
+  let closing = false;
+  const handler = () => {
+    if (closing) process.exit(130);
+    closing = true;
+    fn().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
+  const dataDir = path.resolve(opts.data);
+  const server = await startServer({ port: port(opts.port), host: opts.host, dataDir });
+  const credentialsFile = path.join(dataDir, CREDENTIALS_FILE);
+  const out = process.stdout;
+  out.write(`benchfleet server listening on ${server.url} (data in ${dataDir})\n`);
+  out.write(`dashboard: ${server.url}/\n`);
+  if (server.firstAdminToken) {
+    writePrivateJson(credentialsFile, { server: server.url, token: server.firstAdminToken });
+    out.write(`\nadmin token (shown once; saved for the CLI in ${credentialsFile}):\n  ${server.firstAdminToken}\n`);
+    out.write(`open the dashboard with it: ${server.url}/#token=${server.firstAdminToken}\n\n`);
+  } else if (fs.existsSync(credentialsFile)) {
+    const saved = JSON.parse(fs.readFileSync(credentialsFile, 'utf8')) as { server?: string; token?: string };
+    if (saved.server !== server.url) writePrivateJson(credentialsFile, { ...saved, server: server.url });
+    out.write(`admin token: see ${credentialsFile}\n`);
+  }
+  let agent: Agent | null = null;
+  if (withAgent) {
+    const identityFile = path.join(dataDir, 'local-agent.json');
+    let identity: { agent_id: string; token: string };
+    if (fs.existsSync(identityFile)) {
+      identity = JSON.parse(fs.readFileSync(identityFile, 'utf8')) as typeof identity;
+    } else {
+      const created = createAgent(server.db, 'local');
+      identity = { agent_id: created.agentId, token: created.token };
+      writePrivateJson(identityFile, identity);
+    }
+    agent = new Agent({
+      server: server.url, token: identity.token, dataDir: path.join(dataDir, 'agent'),
+      drivers: [new LinuxDriver({ sysfsRoot: opts.sysfsRoot })], log: jsonLog('agent'),
+    });
+    agent.on('connected', () => out.write('local agent connected; this machine is a linux device in the farm\n'));
+    agent.on('fatal', (err: Error) => process.stderr.write(`local agent: ${err.message}\n`));
+    agent.start();
+  }
+  out.write(`try: npx benchfleet model push examples/models/kws-cnn-fp32.onnx --family kws-cnn --variant fp32\n`);
+  onShutdown(async () => {
+    await agent?.stop();
+    await server.close();
+  });
+}
+
+export function registerServeCommands(program: Command): void {
+  program
+    .command('up')
+    .description('start the server and a local agent for this machine (the quick start)')
+    .option('-p, --port <port>', 'HTTP + WebSocket port', process.env.BENCHFLEET_PORT ?? '8080')
+    .option('--host <host>', 'address to listen on', process.env.BENCHFLEET_HOST ?? '127.0.0.1')
+    .option('--data <dir>', 'data folder (SQLite database, models, credentials)', process.env.BENCHFLEET_DATA ?? 'data')
+    .option('--sysfs-root <dir>', 'read sysfs/procfs under this root (for testing)')
+    .action((opts: ServeOptions) => serve(opts, true));
+
+  program
+    .command('server')
+    .description('start only the server (agents connect to it over WebSocket)')
+    .option('-p, --port <port>', 'HTTP + WebSocket port', process.env.BENCHFLEET_PORT ?? '8080')
+    .option('--host <host>', 'address to listen on', process.env.BENCHFLEET_HOST ?? '127.0.0.1')
+    .option('--data <dir>', 'data folder', process.env.BENCHFLEET_DATA ?? 'data')
+    .action((opts: ServeOptions) => serve(opts, false));
+
+  program
+    .command('agent')
+    .description('run an agent: connect to a server and run jobs on this host\'s devices')
+    .requiredOption('--server <url>', 'server URL, e.g. http://farm:8080', process.env.BENCHFLEET_SERVER)
+    .requiredOption('--token <token>', 'agent token (benchfleet agents create <name>)', process.env.BENCHFLEET_AGENT_TOKEN)
+    .option('--data <dir>', 'agent data folder (model cache, outbox)', process.env.BENCHFLEET_AGENT_DATA ?? 'agent-data')
+    .option('--name <name>', 'name of this host as a device')
+    .option('--sysfs-root <dir>', 'read sysfs/procfs under this root (for testing)')
+    .action(async (opts: { server: string; token: string; data: string; name?: string; sysfsRoot?: string }) => {
+      const agent = new Agent({
+        server: opts.server, token: opts.token, dataDir: path.resolve(opts.data),
+        drivers: [new LinuxDriver({ sysfsRoot: opts.sysfsRoot, deviceName: opts.name })], log: jsonLog('agent'),
+      });
+      agent.on('connected', (id: string) => process.stdout.write(`agent ${id} connected to ${opts.server}\n`));
+      agent.on('fatal', async (err: Error) => {
+        process.stderr.write(`benchfleet agent: ${err.message}\n`);
+        await agent.stop();
+        process.exit(EXIT.auth);
+      });
+      agent.start();
+      onShutdown(() => agent.stop());
+    });
+}

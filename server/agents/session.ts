@@ -1,0 +1,152 @@
+// One connected agent: validates each message, applies it to the queue through the guarded
+// transitions, and acknowledges results so the agent can drop them from its outbox.
+import type { WebSocket } from 'ws';
+import { agentMessageSchema, PROTOCOL_VERSION, type AgentMessage, type ServerMessage } from '../../protocol/agent-messages.js';
+import { describeZodError } from '../../protocol/errors.js';
+import type { ServerContext } from '../context.js';
+import { markAgentOnline, syncInventory, touchAgent } from '../farm/registry.js';
+import { completeJob, failJob, markJobStarted, recordProgress, renewLeases } from '../queue/jobs.js';
+
+export type Log = (msg: string, extra?: Record<string, unknown>) => void;
+
+export class AgentSession {
+  private greeted = false;
+  constructor(readonly agentId: string, private readonly socket: WebSocket, private readonly ctx: ServerContext, private readonly log: Log) {}
+
+  send(msg: ServerMessage): boolean {
+    if (this.socket.readyState !== this.socket.OPEN) return false;
+    this.socket.send(JSON.stringify(msg));
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  get ready(): boolean {
+    return this.greeted;
+  }
+
+  handleRaw(raw: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      this.send({ type: 'error', code: 'invalid_json', message: 'message is not valid JSON; ignored' });
+      return;
+    }
+    const result = agentMessageSchema.safeParse(parsed);
+    if (!result.success) {
+      const type = (parsed as { type?: unknown })?.type;
+      this.send({ type: 'error', code: 'invalid_message', message: `message${typeof type === 'string' ? ` of type ${type}` : ''} rejected: ${describeZodError(result.error)}; ignored` });
+      return;
+    }
+    if (this.isRevoked()) {
+      this.send({ type: 'error', code: 'revoked', message: 'this agent was revoked; message ignored' });
+      this.close(4403, 'agent revoked');
+      return;
+    }
+    if (!this.greeted && result.data.type !== 'hello') {
+      this.send({ type: 'error', code: 'hello_required', message: `send hello before ${result.data.type}; ignored` });
+      return;
+    }
+    this.apply(result.data);
+  }
+
+  private isRevoked(): boolean {
+    const row = this.ctx.db.prepare('SELECT revoked_at FROM agents WHERE id = ?').get(this.agentId) as { revoked_at: number | null } | undefined;
+    return !row || row.revoked_at !== null;
+  }
+
+  private apply(msg: AgentMessage): void {
+    const { db, policy } = this.ctx;
+    const now = this.ctx.now();
+    switch (msg.type) {
+      case 'hello': {
+        if (msg.protocol !== PROTOCOL_VERSION) {
+          this.send({ type: 'error', code: 'protocol_mismatch', message: `server speaks protocol ${PROTOCOL_VERSION}, agent ${msg.protocol}` });
+          this.close(4400, 'protocol mismatch');
+          return;
+        }
+        markAgentOnline(db, this.agentId, msg.hostname, msg.agent_version, now);
+        for (const id of syncInventory(db, this.agentId, msg.devices, now)) this.ctx.publish({ type: 'device.changed', device_id: id });
+        this.releaseForgottenJobs(msg.running.map((r) => r.job_id));
+        renewLeases(db, this.agentId, msg.running, now, policy);
+        this.greeted = true;
+        this.send({ type: 'welcome', agent_id: this.agentId, heartbeat_ms: this.ctx.config.heartbeatMs, lease_ms: policy.leaseMs });
+        this.ctx.publish({ type: 'agent.changed', agent_id: this.agentId });
+        this.log('agent online', { agent: this.agentId, devices: msg.devices.length, resumed: msg.running.length });
+        this.ctx.kick();
+        return;
+      }
+      case 'inventory':
+        for (const id of syncInventory(db, this.agentId, msg.devices, now)) this.ctx.publish({ type: 'device.changed', device_id: id });
+        this.ctx.kick();
+        return;
+      case 'heartbeat': {
+        touchAgent(db, this.agentId, now);
+        for (const lost of renewLeases(db, this.agentId, msg.running, now, policy)) {
+          this.send({ type: 'job.cancel', job_id: lost.job_id, attempt: lost.attempt, reason: 'the server no longer assigns this job attempt to you' });
+        }
+        return;
+      }
+      case 'job.started': {
+        const outcome = markJobStarted(db, msg, this.agentId, now, policy);
+        this.send({ type: 'ack', ref: 'job.started', job_id: msg.job_id, attempt: msg.attempt, outcome });
+        if (outcome === 'stale') this.send({ type: 'job.cancel', job_id: msg.job_id, attempt: msg.attempt, reason: 'attempt no longer current' });
+        else this.publishJob(msg.job_id);
+        return;
+      }
+      case 'job.progress':
+        if (recordProgress(db, msg, this.agentId, { phase: msg.phase, done: msg.done, total: msg.total })) {
+          const run = this.runOf(msg.job_id);
+          if (run) this.ctx.publish({ type: 'job.changed', job_id: msg.job_id, run_id: run, status: 'running', progress: { phase: msg.phase, done: msg.done, total: msg.total } });
+        }
+        return;
+      case 'job.result': {
+        const outcome = completeJob(db, msg, this.agentId, now, msg.measurements, msg.environment);
+        this.send({ type: 'ack', ref: 'job.result', job_id: msg.job_id, attempt: msg.attempt, outcome });
+        this.log('job result', { agent: this.agentId, job: msg.job_id, attempt: msg.attempt, outcome });
+        if (outcome === 'accepted') this.afterJobEnded(msg.job_id);
+        return;
+      }
+      case 'job.failed': {
+        const outcome = failJob(db, msg, this.agentId, now, msg.error, policy);
+        this.send({ type: 'ack', ref: 'job.failed', job_id: msg.job_id, attempt: msg.attempt, outcome });
+        this.log('job failed', { agent: this.agentId, job: msg.job_id, attempt: msg.attempt, code: msg.error.code, outcome });
+        if (outcome === 'accepted') this.afterJobEnded(msg.job_id);
+        return;
+      }
+    }
+  }
+
+  /** Jobs this agent holds but no longer knows about (it restarted) are failed as retryable now, not after the lease. */
+  private releaseForgottenJobs(known: string[]): void {
+    const held = this.ctx.db.prepare(`SELECT id, attempt FROM jobs WHERE lease_owner = ? AND status IN ('assigned', 'running')`)
+      .all(this.agentId) as { id: string; attempt: number }[];
+    for (const job of held) {
+      if (known.includes(job.id)) continue;
+      failJob(this.ctx.db, { job_id: job.id, attempt: job.attempt }, this.agentId, this.ctx.now(),
+        { code: 'agent_disconnected', message: 'the agent restarted and lost this attempt; requeued', retryable: true }, this.ctx.policy);
+      this.afterJobEnded(job.id);
+    }
+  }
+
+  private runOf(jobId: string): string | null {
+    return (this.ctx.db.prepare('SELECT run_id FROM jobs WHERE id = ?').get(jobId) as { run_id: string } | undefined)?.run_id ?? null;
+  }
+
+  private publishJob(jobId: string): void {
+    const row = this.ctx.db.prepare('SELECT j.run_id, j.status, j.device_id, r.status AS run_status FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?')
+      .get(jobId) as { run_id: string; status: never; device_id: string; run_status: never } | undefined;
+    if (!row) return;
+    this.ctx.publish({ type: 'job.changed', job_id: jobId, run_id: row.run_id, status: row.status });
+    this.ctx.publish({ type: 'run.changed', run_id: row.run_id, status: row.run_status });
+    this.ctx.publish({ type: 'device.changed', device_id: row.device_id });
+  }
+
+  private afterJobEnded(jobId: string): void {
+    this.publishJob(jobId);
+    this.ctx.kick();
+  }
+}

@@ -1,0 +1,30 @@
+// What request handlers and socket handlers share: the database, the model store, the queue
+// policy, a clock, and the two notifiers (live dashboard events, agent dispatch).
+import type { Db } from './db/open.js';
+import type { ModelStore } from './models/store.js';
+import type { QueuePolicy } from './queue/jobs.js';
+import type { LiveEvent } from '../protocol/api.js';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  maxModelBytes: number;
+  maxJsonBytes: number;
+  heartbeatMs: number;
+  dispatchIntervalMs: number;
+}
+
+export interface ServerContext {
+  db: Db;
+  models: ModelStore;
+  policy: QueuePolicy;
+  config: ServerConfig;
+  now: () => number;
+  /** Pushes an event to every dashboard socket. */
+  publish(event: LiveEvent): void;
+  /** Asks the dispatcher to look for claimable jobs soon. */
+  kick(): void;
+  /** Tells the agent holding a job to stop it. */
+  cancelOnAgent(agentId: string, jobId: string, attempt: number, reason: string): void;
+}

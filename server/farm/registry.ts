@@ -1,0 +1,90 @@
+// Agents and their devices: created by an admin (or enrolled), brought online by a socket
+// `hello`, and kept in step with the agent's inventory. A device's identity is its serial under its agent.
+import type { Db } from '../db/open.js';
+import type { DeviceDescriptor } from '../../protocol/agent-messages.js';
+import { BenchfleetError } from '../../protocol/errors.js';
+import { randomId, type IdGenerator } from '../ids.js';
+import { createToken } from '../auth/tokens.js';
+
+export function createAgent(db: Db, name: string, now = Date.now(), ids: IdGenerator = randomId): { agentId: string; token: string } {
+  return db.transaction(() => {
+    const existing = db.prepare('SELECT id FROM agents WHERE name = ?').get(name);
+    if (existing) throw new BenchfleetError('conflict', `an agent named ${name} exists already`);
+    const agentId = ids('agt');
+    db.prepare('INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)').run(agentId, name, now);
+    const { secret } = createToken(db, 'agent', `agent ${name}`, agentId, now);
+    return { agentId, token: secret };
+  })();
+}
+
+export function revokeAgent(db: Db, agentId: string, now = Date.now()): boolean {
+  return db.transaction(() => {
+    const changed = db.prepare('UPDATE agents SET revoked_at = ?, online = 0 WHERE id = ? AND revoked_at IS NULL').run(now, agentId).changes === 1;
+    db.prepare('UPDATE tokens SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL').run(now, agentId);
+    db.prepare('UPDATE devices SET present = 0 WHERE agent_id = ?').run(agentId);
+    return changed;
+  })();
+}
+
+export function markAgentOnline(db: Db, agentId: string, hostname: string, version: string, now: number): void {
+  db.prepare('UPDATE agents SET online = 1, hostname = ?, version = ?, last_seen_at = ? WHERE id = ?').run(hostname, version, now, agentId);
+}
+
+export function touchAgent(db: Db, agentId: string, now: number): void {
+  db.prepare('UPDATE agents SET last_seen_at = ? WHERE id = ?').run(now, agentId);
+  db.prepare('UPDATE devices SET last_seen_at = ? WHERE agent_id = ? AND present = 1').run(now, agentId);
+}
+
+export function markAgentOffline(db: Db, agentId: string, now: number): void {
+  db.transaction(() => {
+    db.prepare('UPDATE agents SET online = 0, last_seen_at = ? WHERE id = ?').run(now, agentId);
+    db.prepare('UPDATE devices SET present = 0 WHERE agent_id = ?').run(agentId);
+  })();
+}
+
+/**
+ * Makes the stored devices of an agent match its inventory: new serials become devices (the
+ * name is made unique if another agent uses it), known ones are refreshed, missing ones go absent.
+ * Returns the ids of devices whose row changed.
+ */
+export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor[], now: number, ids: IdGenerator = randomId): string[] {
+  return db.transaction(() => {
+    const before = db.prepare('SELECT id, serial, present, labels FROM devices WHERE agent_id = ?').all(agentId) as {
+      id: string; serial: string; present: number; labels: string;
+    }[];
+    const bySerial = new Map(before.map((d) => [d.serial, d]));
+    const changed: string[] = [];
+    const seen = new Set<string>();
+    for (const d of devices) {
+      seen.add(d.serial);
+      const known = bySerial.get(d.serial);
+      const labels = JSON.stringify(d.labels);
+      if (known) {
+        db.prepare('UPDATE devices SET driver = ?, labels = ?, runtimes = ?, present = ?, last_seen_at = ? WHERE id = ?')
+          .run(d.driver, labels, JSON.stringify(d.runtimes), d.online ? 1 : 0, now, known.id);
+        if (known.present !== (d.online ? 1 : 0) || known.labels !== labels) changed.push(known.id);
+        continue;
+      }
+      const id = ids('dev');
+      db.prepare(
+        `INSERT INTO devices (id, agent_id, serial, name, driver, labels, runtimes, present, last_seen_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(id, agentId, d.serial, uniqueDeviceName(db, d.name), d.driver, labels, JSON.stringify(d.runtimes), d.online ? 1 : 0, now, now);
+      changed.push(id);
+    }
+    for (const d of before) {
+      if (!seen.has(d.serial) && d.present === 1) {
+        db.prepare('UPDATE devices SET present = 0 WHERE id = ?').run(d.id);
+        changed.push(d.id);
+      }
+    }
+    return changed;
+  })();
+}
+
+function uniqueDeviceName(db: Db, wanted: string): string {
+  const taken = db.prepare('SELECT 1 FROM devices WHERE name = ?');
+  const base = wanted.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'device';
+  if (!taken.get(base)) return base;
+  for (let i = 2; ; i++) if (!taken.get(`${base}-${i}`)) return `${base}-${i}`;
+}

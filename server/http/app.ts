@@ -1,0 +1,35 @@
+// The express application: /api/v1 routes, the dashboard's static files and chart.js.
+import express from 'express';
+import fs from 'node:fs';
+import { API_PREFIX } from '../../protocol/api.js';
+import { BenchfleetError } from '../../protocol/errors.js';
+import type { ServerContext } from '../context.js';
+import { chartJsFile, dashboardBuildDir, dashboardStaticDir } from '../paths.js';
+import { errorHandler } from './middleware.js';
+import { farmRoutes } from './routes/farm.js';
+import { modelRoutes } from './routes/models.js';
+import { runRoutes } from './routes/runs.js';
+import type { Log } from '../agents/session.js';
+
+export const VERSION = '0.1.0';
+
+export function createApp(ctx: ServerContext, log: Log): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  const api = express.Router();
+  api.use(express.json({ limit: ctx.config.maxJsonBytes, strict: true }));
+  api.get('/health', (_req, res) => res.json({ ok: true, version: VERSION }));
+  api.use(farmRoutes(ctx));
+  api.use(modelRoutes(ctx));
+  api.use(runRoutes(ctx));
+  api.use((req, _res, next) => next(new BenchfleetError('not_found', `no route ${req.method} ${API_PREFIX}${req.path}`)));
+  api.use(errorHandler(log));
+  app.use(API_PREFIX, api);
+
+  app.get('/vendor/chart.umd.js', (_req, res) => res.sendFile(chartJsFile));
+  app.use(express.static(dashboardStaticDir, { index: 'index.html', extensions: ['html'] }));
+  if (fs.existsSync(dashboardBuildDir)) app.use(express.static(dashboardBuildDir));
+  return app;
+}

@@ -1,0 +1,112 @@
+// Starts the benchfleet server: database, HTTP API + dashboard and both WebSocket endpoints on
+// one port, the dispatcher and the lease reaper. On first start it creates an admin token.
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { openDatabase, type Db } from './db/open.js';
+import { ModelStore } from './models/store.js';
+import { DEFAULT_POLICY, reapExpiredLeases, type QueuePolicy } from './queue/jobs.js';
+import { createApp } from './http/app.js';
+import { SocketHub } from './sockets.js';
+import { dispatch } from './agents/dispatcher.js';
+import { countAdminTokens, createToken } from './auth/tokens.js';
+import type { ServerConfig, ServerContext } from './context.js';
+import type { Log } from './agents/session.js';
+import type { LiveEvent } from '../protocol/api.js';
+
+export interface StartOptions extends Partial<ServerConfig> { policy?: Partial<QueuePolicy>; log?: Log; now?: () => number }
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  db: Db;
+  ctx: ServerContext;
+  /** The admin token created on first start (null on later starts: only its hash is stored). */
+  firstAdminToken: string | null;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './data',
+  maxModelBytes: 2 * 1024 ** 3,
+  maxJsonBytes: 32 * 1024 * 1024,
+  heartbeatMs: 5000,
+  dispatchIntervalMs: 1000,
+};
+
+export function jsonLog(component: string): Log {
+  return (msg, extra) => process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), component, msg, ...extra })}\n`);
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const { policy: policyOverrides, log: logOption, now: nowOption, ...configOverrides } = opts;
+  const config: ServerConfig = { ...DEFAULT_CONFIG, ...configOverrides };
+  const log = logOption ?? jsonLog('server');
+  const db = openDatabase(path.join(config.dataDir, 'benchfleet.db'));
+  const models = new ModelStore(db, path.join(config.dataDir, 'models'));
+  const policy: QueuePolicy = { ...DEFAULT_POLICY, ...policyOverrides };
+  let hub: SocketHub | null = null;
+  let kickTimer: NodeJS.Timeout | null = null;
+
+  const ctx: ServerContext = {
+    db, models, policy, config,
+    now: nowOption ?? (() => Date.now()),
+    publish: (event: LiveEvent) => hub?.publish(event),
+    kick: () => {
+      if (kickTimer) return;
+      kickTimer = setTimeout(() => { kickTimer = null; if (hub) dispatch(ctx, hub.sessions, log); }, 5);
+    },
+    cancelOnAgent: (agentId, jobId, attempt, reason) => {
+      hub?.sessions.get(agentId)?.send({ type: 'job.cancel', job_id: jobId, attempt, reason });
+    },
+  };
+  hub = new SocketHub(ctx, log);
+
+  let firstAdminToken: string | null = null;
+  if (countAdminTokens(db) === 0) firstAdminToken = createToken(db, 'admin', 'first admin').secret;
+  // Agents that were online when the server stopped are offline until they reconnect.
+  db.prepare('UPDATE agents SET online = 0').run();
+  db.prepare('UPDATE devices SET present = 0').run();
+  // Leases that ran out while the server was down get one more lease period for their agents to reconnect.
+  db.prepare(`UPDATE jobs SET lease_expires_at = MAX(lease_expires_at, ?) WHERE status IN ('assigned', 'running')`).run(Date.now() + policy.leaseMs);
+
+  const server = http.createServer(createApp(ctx, log));
+  server.requestTimeout = 0; // uploads of large models may take long; sockets still time out when idle
+  hub.attach(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const tick = setInterval(() => {
+    try {
+      for (const job of reapExpiredLeases(db, ctx.now(), policy)) {
+        log('lease reaped', { job: job.id, attempt: job.attempt, now: job.status });
+        if (job.lease_owner) ctx.cancelOnAgent(job.lease_owner, job.id, job.attempt, 'the job timed out on the server');
+        ctx.publish({ type: 'job.changed', job_id: job.id, run_id: job.run_id, status: job.status as never });
+        const run = db.prepare('SELECT status FROM runs WHERE id = ?').get(job.run_id) as { status: never };
+        ctx.publish({ type: 'run.changed', run_id: job.run_id, status: run.status });
+      }
+      if (hub) dispatch(ctx, hub.sessions, log);
+    } catch (err) {
+      log('tick failed', { error: String((err as Error).stack ?? err) });
+    }
+  }, config.dispatchIntervalMs);
+
+  const hostForUrl = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return {
+    url: `http://${hostForUrl}:${port}`,
+    port, db, ctx, firstAdminToken,
+    close: async () => {
+      clearInterval(tick);
+      if (kickTimer) clearTimeout(kickTimer);
+      hub?.closeAll();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      db.close();
+    },
+  };
+}

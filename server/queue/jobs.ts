@@ -1,0 +1,259 @@
+// Job lifecycle: queued → assigned → running → succeeded | failed | canceled | timed_out.
+// Every transition is one guarded SQL statement; only the agent holding a job's lease (and its
+// current attempt) can move it forward. Backoff arithmetic lives inside the statements.
+import type { Db } from '../db/open.js';
+import { JOB_ERROR_CODES, type JobError, type JobErrorCode } from '../../protocol/errors.js';
+import type { SampleSet } from '../../protocol/agent-messages.js';
+import { encodeSamples, summarize } from '../stats/summary.js';
+
+export interface JobRef { job_id: string; attempt: number }
+export type Outcome = 'accepted' | 'duplicate' | 'stale';
+
+export interface QueuePolicy {
+  leaseMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Grace added to a job's own timeout before the server declares it timed out. */
+  timeoutGraceMs: number;
+  /** Consecutive device-fault failures that turn a device's health to bad. */
+  badAfterFailures: number;
+}
+
+export const DEFAULT_POLICY: QueuePolicy = {
+  leaseMs: 30_000,
+  backoffBaseMs: 2_000,
+  backoffMaxMs: 120_000,
+  timeoutGraceMs: 30_000,
+  badAfterFailures: 3,
+};
+
+export interface ClaimedJob {
+  id: string;
+  run_id: string;
+  device_id: string;
+  attempt: number;
+  timeout_ms: number;
+}
+
+/** Claims the oldest claimable job of a device. The partial unique index makes a second active job impossible. */
+export function claimNextJob(db: Db, deviceId: string, agentId: string, now: number, policy: QueuePolicy): ClaimedJob | null {
+  try {
+    const row = db
+      .prepare(
+        `UPDATE jobs SET status = 'assigned', attempt = attempt + 1, lease_owner = @agent,
+           lease_expires_at = @now + @lease, assigned_at = @now, progress = NULL
+         WHERE id = (SELECT j.id FROM jobs j JOIN devices d ON d.id = j.device_id
+                     WHERE j.device_id = @device AND j.status = 'queued' AND j.not_before <= @now
+                       AND d.agent_id = @agent AND d.present = 1 AND d.health IN ('good', 'unknown')
+                     ORDER BY j.created_at, j.id LIMIT 1)
+           AND status = 'queued'
+         RETURNING id, run_id, device_id, attempt, timeout_ms`,
+      )
+      .get({ device: deviceId, agent: agentId, now, lease: policy.leaseMs }) as ClaimedJob | undefined;
+    return row ?? null;
+  } catch (err) {
+    if (isUniqueViolation(err)) return null; // the device already has an active job
+    throw err;
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+export function markJobStarted(db: Db, ref: JobRef, agentId: string, now: number, policy: QueuePolicy): Outcome {
+  const info = db
+    .prepare(
+      `UPDATE jobs SET status = 'running', started_at = @now, lease_expires_at = @now + @lease
+       WHERE id = @id AND attempt = @attempt AND lease_owner = @agent AND status = 'assigned'`,
+    )
+    .run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, lease: policy.leaseMs });
+  if (info.changes === 1) return 'accepted';
+  const row = db.prepare(`SELECT status FROM jobs WHERE id = ? AND attempt = ? AND lease_owner = ?`).get(ref.job_id, ref.attempt, agentId) as
+    | { status: string }
+    | undefined;
+  return row?.status === 'running' ? 'duplicate' : 'stale';
+}
+
+export function recordProgress(db: Db, ref: JobRef, agentId: string, progress: unknown): boolean {
+  const info = db
+    .prepare(`UPDATE jobs SET progress = ? WHERE id = ? AND attempt = ? AND lease_owner = ? AND status IN ('assigned', 'running')`)
+    .run(JSON.stringify(progress), ref.job_id, ref.attempt, agentId);
+  return info.changes === 1;
+}
+
+/** Renews the leases of the jobs an agent says it is still working on. Returns the refs it no longer holds. */
+export function renewLeases(db: Db, agentId: string, refs: JobRef[], now: number, policy: QueuePolicy): JobRef[] {
+  const stmt = db.prepare(
+    `UPDATE jobs SET lease_expires_at = @now + @lease
+     WHERE id = @id AND attempt = @attempt AND lease_owner = @agent AND status IN ('assigned', 'running')`,
+  );
+  const lost: JobRef[] = [];
+  db.transaction(() => {
+    for (const ref of refs) {
+      if (stmt.run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, lease: policy.leaseMs }).changes === 0) lost.push(ref);
+    }
+  })();
+  return lost;
+}
+
+/**
+ * Stores a job's results and marks it succeeded, atomically. Statistics are computed here from
+ * the raw samples. A resend of an already stored result (same job and attempt) is a duplicate.
+ */
+export function completeJob(
+  db: Db, ref: JobRef, agentId: string, now: number, sets: SampleSet[], environment: Record<string, unknown>,
+): Outcome {
+  return db.transaction((): Outcome => {
+    const info = db
+      .prepare(
+        `UPDATE jobs SET status = 'succeeded', finished_at = @now, lease_owner = NULL, lease_expires_at = NULL,
+           environment = @env, error_code = NULL, error_message = NULL, progress = NULL
+         WHERE id = @id AND attempt = @attempt AND (
+           (lease_owner = @agent AND status IN ('assigned', 'running'))
+           -- a late result: the lease expired and the job was requeued, but no new attempt has started
+           OR (status = 'queued' AND device_id IN (SELECT id FROM devices WHERE agent_id = @agent)))`,
+      )
+      .run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, env: JSON.stringify(environment) });
+    if (info.changes === 0) {
+      const done = db.prepare(`SELECT 1 FROM jobs WHERE id = ? AND attempt = ? AND status = 'succeeded'`).get(ref.job_id, ref.attempt);
+      return done ? 'duplicate' : 'stale';
+    }
+    const insertMeasurement = db.prepare(
+      `INSERT INTO measurements (job_id, metric, unit, attempt, count, median, p90, p99, mean, stddev, min, max,
+         ci_low, ci_high, mean_ci_half, outliers, created_at)
+       VALUES (@job_id, @metric, @unit, @attempt, @count, @median, @p90, @p99, @mean, @stddev, @min, @max,
+         @ci_low, @ci_high, @mean_ci_half, @outliers, @now)`,
+    );
+    const insertSamples = db.prepare(`INSERT INTO samples (job_id, metric, data) VALUES (?, ?, ?)`);
+    for (const set of sets) {
+      const summary = summarize(set.samples);
+      insertMeasurement.run({ job_id: ref.job_id, metric: set.metric, unit: set.unit, attempt: ref.attempt, now, ...summary });
+      insertSamples.run(ref.job_id, set.metric, encodeSamples(set.samples));
+    }
+    db.prepare(`UPDATE devices SET consecutive_failures = 0, health = CASE WHEN health = 'unknown' THEN 'good' ELSE health END
+                WHERE id = (SELECT device_id FROM jobs WHERE id = ?)`).run(ref.job_id);
+    refreshRunStatus(db, jobRunId(db, ref.job_id), now);
+    return 'accepted';
+  }).immediate();
+}
+
+function jobRunId(db: Db, jobId: string): string {
+  return (db.prepare('SELECT run_id FROM jobs WHERE id = ?').get(jobId) as { run_id: string }).run_id;
+}
+
+/**
+ * Fails one attempt. Retryable errors requeue the job with exponential backoff until its
+ * attempts are used up; `timed_out` and `canceled` end it in their own state.
+ */
+export function failJob(db: Db, ref: JobRef, agentId: string | null, now: number, error: JobError, policy: QueuePolicy): Outcome {
+  return db.transaction((): Outcome => {
+    const code = error.code as JobErrorCode;
+    const retryable = error.retryable ?? JOB_ERROR_CODES[code].retryable;
+    const terminal = code === 'timed_out' ? 'timed_out' : code === 'canceled' ? 'canceled' : 'failed';
+    const info = db
+      .prepare(
+        `UPDATE jobs SET
+           status = CASE WHEN @retryable = 1 AND attempt < max_attempts THEN 'queued' ELSE @terminal END,
+           not_before = @now + MIN(@base * (1 << MIN(attempt - 1, 20)), @max),
+           finished_at = CASE WHEN @retryable = 1 AND attempt < max_attempts THEN NULL ELSE @now END,
+           lease_owner = NULL, lease_expires_at = NULL, progress = NULL,
+           error_code = @code, error_message = @message
+         WHERE id = @id AND attempt = @attempt AND status IN ('assigned', 'running')
+           AND (@agent IS NULL OR lease_owner = @agent)`,
+      )
+      .run({
+        id: ref.job_id, attempt: ref.attempt, agent: agentId, now, retryable: retryable ? 1 : 0, terminal,
+        base: policy.backoffBaseMs, max: policy.backoffMaxMs, code: error.code, message: error.message,
+      });
+    if (info.changes === 0) {
+      const same = db.prepare(`SELECT 1 FROM jobs WHERE id = ? AND attempt = ? AND error_code = ? AND status NOT IN ('assigned', 'running')`)
+        .get(ref.job_id, ref.attempt, error.code);
+      return same ? 'duplicate' : 'stale';
+    }
+    if (JOB_ERROR_CODES[code].deviceFault) noteDeviceFault(db, ref.job_id, error, policy);
+    refreshRunStatus(db, jobRunId(db, ref.job_id), now);
+    return 'accepted';
+  }).immediate();
+}
+
+function noteDeviceFault(db: Db, jobId: string, error: JobError, policy: QueuePolicy): void {
+  db.prepare(
+    `UPDATE devices SET consecutive_failures = consecutive_failures + 1,
+       health = CASE WHEN consecutive_failures + 1 >= @k AND health IN ('good', 'unknown') THEN 'bad' ELSE health END,
+       health_reason = CASE WHEN consecutive_failures + 1 >= @k AND health IN ('good', 'unknown')
+                            THEN @reason ELSE health_reason END
+     WHERE id = (SELECT device_id FROM jobs WHERE id = @job)`,
+  ).run({ k: policy.badAfterFailures, job: jobId, reason: `${policy.badAfterFailures} device failures in a row; last: ${error.code}: ${error.message}` });
+}
+
+export interface ReapedJob { id: string; run_id: string; status: string; attempt: number; lease_owner: string | null }
+
+/**
+ * Requeues (or finally fails) jobs whose lease expired, and times out jobs that ran past their
+ * timeout plus grace. Returns the jobs it changed so their agents can be told to stop.
+ */
+export function reapExpiredLeases(db: Db, now: number, policy: QueuePolicy): ReapedJob[] {
+  return db.transaction((): ReapedJob[] => {
+    const timedOut = db
+      .prepare(
+        `SELECT id, run_id, attempt, lease_owner FROM jobs
+         WHERE status IN ('assigned', 'running') AND assigned_at + timeout_ms + @grace < @now`,
+      )
+      .all({ now, grace: policy.timeoutGraceMs }) as ReapedJob[];
+    for (const job of timedOut) {
+      failJob(db, { job_id: job.id, attempt: job.attempt }, null, now,
+        { code: 'timed_out', message: 'the job ran past its timeout and the agent did not stop it', retryable: false }, policy);
+    }
+    const expired = db
+      .prepare(
+        `UPDATE jobs SET
+           status = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
+           not_before = @now + MIN(@base * (1 << MIN(attempt - 1, 20)), @max),
+           finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE @now END,
+           error_code = 'lease_expired',
+           error_message = CASE WHEN attempt < max_attempts
+             THEN 'attempt ' || attempt || ': the agent stopped renewing its lease; requeued'
+             ELSE 'the agent stopped renewing its lease on all ' || attempt || ' attempts' END,
+           lease_owner = NULL, lease_expires_at = NULL, progress = NULL
+         WHERE status IN ('assigned', 'running') AND lease_expires_at < @now
+         RETURNING id, run_id, status, attempt, NULL AS lease_owner`,
+      )
+      .all({ now, base: policy.backoffBaseMs, max: policy.backoffMaxMs }) as ReapedJob[];
+    for (const runId of new Set(expired.map((j) => j.run_id))) refreshRunStatus(db, runId, now);
+    return [...timedOut.map((j) => ({ ...j, status: 'timed_out' })), ...expired];
+  }).immediate();
+}
+
+/** Cancels every unfinished job of a run; returns the ones an agent was working on. */
+export function cancelRun(db: Db, runId: string, now: number): ReapedJob[] {
+  return db.transaction((): ReapedJob[] => {
+    const active = db
+      .prepare(`SELECT id, run_id, status, attempt, lease_owner FROM jobs WHERE run_id = ? AND status IN ('assigned', 'running')`)
+      .all(runId) as ReapedJob[];
+    db.prepare(
+      `UPDATE jobs SET status = 'canceled', finished_at = @now, lease_owner = NULL, lease_expires_at = NULL, progress = NULL,
+         error_code = 'canceled', error_message = 'canceled by a user'
+       WHERE run_id = @run AND status IN ('queued', 'assigned', 'running')`,
+    ).run({ run: runId, now });
+    refreshRunStatus(db, runId, now);
+    return active;
+  }).immediate();
+}
+
+/** Derives a run's status from its jobs and stores it (with finished_at once every job is terminal). */
+export function refreshRunStatus(db: Db, runId: string, now: number): void {
+  db.prepare(
+    `UPDATE runs SET
+       status = (SELECT CASE
+         WHEN SUM(status IN ('queued', 'assigned', 'running')) = 0 THEN
+           CASE WHEN SUM(status = 'succeeded') = COUNT(*) THEN 'succeeded'
+                WHEN SUM(status = 'canceled') = COUNT(*) THEN 'canceled'
+                ELSE 'failed' END
+         WHEN SUM(status IN ('assigned', 'running', 'succeeded', 'failed', 'timed_out')) > 0 THEN 'running'
+         ELSE 'queued' END FROM jobs WHERE run_id = @run),
+       finished_at = CASE WHEN (SELECT SUM(status IN ('queued', 'assigned', 'running')) FROM jobs WHERE run_id = @run) = 0
+                          THEN COALESCE(finished_at, @now) ELSE NULL END
+     WHERE id = @run`,
+  ).run({ run: runId, now });
+}

@@ -1,0 +1,93 @@
+// Run submission: resolves the model and the device selector, then writes the run and one
+// queued job per matching device in one transaction.
+import type { Db } from '../db/open.js';
+import type { ModelStore } from '../models/store.js';
+import type { createRunSchema } from '../../protocol/api.js';
+import type { DeviceView } from '../../protocol/api.js';
+import { BenchfleetError } from '../../protocol/errors.js';
+import { SCHEDULABLE_HEALTHS } from '../../protocol/domain.js';
+import { allDevices } from '../farm/views.js';
+import { randomId, type IdGenerator } from '../ids.js';
+import type { z } from 'zod';
+import { refreshRunStatus } from './jobs.js';
+
+type CreateRun = z.infer<typeof createRunSchema>;
+
+const RUNTIME_FORMATS: Record<string, string[]> = { onnxruntime: ['onnx'] };
+
+/**
+ * A selector is `*` (every online, healthy device), a device name or id, or labels
+ * `key=value,key2=value2` (`name`, `driver` and `agent` match the device's own fields).
+ * Selectors other than a name match only online, schedulable devices that have the runtime.
+ */
+export function selectDevices(devices: DeviceView[], selector: string, runtime: string): DeviceView[] {
+  const s = selector.trim();
+  const byName = devices.find((d) => d.name === s || d.id === s);
+  if (byName) {
+    if (!byName.runtimes.includes(runtime)) {
+      throw new BenchfleetError('no_matching_device', `device ${byName.name} has no ${runtime} runner (it has: ${byName.runtimes.join(', ') || 'none'})`);
+    }
+    if (byName.health === 'retired') throw new BenchfleetError('no_matching_device', `device ${byName.name} is retired`);
+    return [byName];
+  }
+  const usable = devices.filter((d) => d.state !== 'offline' && SCHEDULABLE_HEALTHS.includes(d.health) && d.runtimes.includes(runtime));
+  if (s === '*') return usable;
+  if (!s.includes('=')) return [];
+  const terms = s.split(',').map((term) => {
+    const eq = term.indexOf('=');
+    if (eq <= 0) throw new BenchfleetError('bad_request', `bad selector term "${term}": expected key=value`);
+    return [term.slice(0, eq).trim(), term.slice(eq + 1).trim()] as const;
+  });
+  return usable.filter((d) =>
+    terms.every(([k, v]) => {
+      const own = k === 'name' ? d.name : k === 'driver' ? d.driver : k === 'agent' ? d.agent_name : d.labels[k];
+      return own === v;
+    }),
+  );
+}
+
+export function createRun(db: Db, models: ModelStore, body: CreateRun, createdBy: string | null, now: number, ids: IdGenerator = randomId): string {
+  const model = models.resolve(body.model);
+  if (!model) throw new BenchfleetError('not_found', `no model ${body.model}; push it first (benchfleet model push)`);
+  const formats = RUNTIME_FORMATS[body.runtime] ?? [];
+  if (!formats.includes(model.format)) {
+    throw new BenchfleetError('unsupported_format', `runtime ${body.runtime} cannot run a ${model.format} model`);
+  }
+  dynamicInputCheck(models.facts(model.sha256), body.settings.inputs);
+  const devices = allDevices(db);
+  const chosen = selectDevices(devices, body.device, body.runtime);
+  if (chosen.length === 0) {
+    const known = devices.map((d) => `${d.name} (${d.state}, ${d.health})`).join(', ') || 'none registered';
+    throw new BenchfleetError('no_matching_device', `no online, healthy device with ${body.runtime} matches "${body.device}"; devices: ${known}`);
+  }
+  const runId = ids('run');
+  db.transaction(() => {
+    db.prepare(
+      `INSERT INTO runs (id, model_sha256, runtime, device_selector, settings, git, created_by, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(runId, model.sha256, body.runtime, body.device, JSON.stringify(body.settings), JSON.stringify(body.git), createdBy, now);
+    const insertJob = db.prepare(
+      `INSERT INTO jobs (id, run_id, device_id, max_attempts, timeout_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+    for (const d of chosen) insertJob.run(ids('job'), runId, d.id, body.max_attempts, body.settings.timeout_ms, now);
+    refreshRunStatus(db, runId, now);
+  })();
+  return runId;
+}
+
+/** A model with a dynamic input dimension needs a shape for that input before any device time is spent. */
+function dynamicInputCheck(facts: Record<string, unknown>, inputs: Record<string, { shape?: number[] | undefined; data?: unknown }>): void {
+  const declared = facts.inputs as { name: string; shape: (number | string | null)[] }[] | undefined;
+  if (!declared) return;
+  for (const input of declared) {
+    const given = inputs[input.name];
+    if (given?.shape || given?.data) continue;
+    const dynamic = input.shape.filter((d) => typeof d !== 'number' || d <= 0);
+    if (dynamic.length > 0) {
+      throw new BenchfleetError(
+        'validation_failed',
+        `input "${input.name}" has dynamic dimensions [${input.shape.map((d) => d ?? '?').join(', ')}]; give a shape, e.g. --input-shape ${input.name}=${input.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)).join('x')}`,
+      );
+    }
+  }
+}

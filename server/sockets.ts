@@ -1,0 +1,93 @@
+// WebSocket endpoints on the HTTP server's port: /ws/agent (agent tokens, bearer header) and
+// /ws/live (dashboards; read tokens, `?token=` because browsers cannot set headers).
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { LiveEvent } from '../protocol/api.js';
+import { allows, authenticate } from './auth/tokens.js';
+import type { ServerContext } from './context.js';
+import { markAgentOffline } from './farm/registry.js';
+import { bearerToken } from './http/middleware.js';
+import { AgentSession, type Log } from './agents/session.js';
+
+const MAX_AGENT_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+export class SocketHub {
+  readonly sessions = new Map<string, AgentSession>();
+  private readonly live = new Set<WebSocket>();
+  private readonly agentWss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_MESSAGE_BYTES });
+  private readonly liveWss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+
+  constructor(private readonly ctx: ServerContext, private readonly log: Log) {}
+
+  attach(server: http.Server): void {
+    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  private reject(socket: Duplex, status: number, code: string, message: string): void {
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found'}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const secret = bearerToken(req.headers.authorization) ?? url.searchParams.get('token');
+    if (url.pathname !== '/ws/agent' && url.pathname !== '/ws/live') return this.reject(socket, 404, 'not_found', `no socket at ${url.pathname}`);
+    if (!secret) return this.reject(socket, 401, 'unauthorized', 'missing token');
+    const principal = authenticate(this.ctx.db, secret, this.ctx.now());
+    if (!principal) return this.reject(socket, 401, 'unauthorized', 'unknown or revoked token');
+    if (url.pathname === '/ws/live') {
+      if (!allows(principal.role, 'read')) return this.reject(socket, 403, 'forbidden', 'live updates need a read token');
+      this.liveWss.handleUpgrade(req, socket, head, (ws) => {
+        this.live.add(ws);
+        ws.on('close', () => this.live.delete(ws));
+        ws.on('error', () => this.live.delete(ws));
+      });
+      return;
+    }
+    if (principal.role !== 'agent' || !principal.agentId) return this.reject(socket, 403, 'forbidden', 'the agent socket needs an agent token');
+    const agentId = principal.agentId;
+    this.agentWss.handleUpgrade(req, socket, head, (ws) => this.acceptAgent(agentId, ws));
+  }
+
+  private acceptAgent(agentId: string, ws: WebSocket): void {
+    const previous = this.sessions.get(agentId);
+    if (previous) previous.close(4409, 'replaced by a newer connection');
+    const session = new AgentSession(agentId, ws, this.ctx, this.log);
+    this.sessions.set(agentId, session);
+    ws.on('message', (data) => {
+      try {
+        session.handleRaw(data.toString());
+      } catch (err) {
+        this.log('agent message failed', { agent: agentId, error: String((err as Error).stack ?? err) });
+        session.send({ type: 'error', code: 'internal', message: 'the server failed to process the message' });
+      }
+    });
+    ws.on('close', () => {
+      if (this.sessions.get(agentId) !== session) return;
+      this.sessions.delete(agentId);
+      markAgentOffline(this.ctx.db, agentId, this.ctx.now());
+      this.log('agent offline', { agent: agentId });
+      this.ctx.publish({ type: 'agent.changed', agent_id: agentId });
+      for (const d of this.ctx.db.prepare('SELECT id FROM devices WHERE agent_id = ?').all(agentId) as { id: string }[]) {
+        this.ctx.publish({ type: 'device.changed', device_id: d.id });
+      }
+    });
+    ws.on('error', (err) => this.log('agent socket error', { agent: agentId, error: err.message }));
+  }
+
+  publish(event: LiveEvent): void {
+    const text = JSON.stringify(event);
+    for (const ws of this.live) if (ws.readyState === ws.OPEN) ws.send(text);
+  }
+
+  closeAgent(agentId: string, code: number, reason: string): void {
+    this.sessions.get(agentId)?.close(code, reason);
+  }
+
+  closeAll(): void {
+    for (const s of this.sessions.values()) s.close(1001, 'server shutting down');
+    for (const ws of this.live) ws.close(1001, 'server shutting down');
+  }
+}

@@ -1,0 +1,120 @@
+// Summary statistics of one measurement, computed by the server from the raw samples (the
+// agent's own summary is never trusted): quantiles, moments, MAD-based outliers and a
+// bootstrap 95% confidence interval of the median.
+import { seededRng, type Rng } from './random.js';
+
+export interface Summary {
+  count: number;
+  median: number;
+  p90: number;
+  p99: number;
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+  ci_low: number;
+  ci_high: number;
+  mean_ci_half: number;
+  outliers: number;
+}
+
+/** Quantile of sorted data with linear interpolation between order statistics (Hyndman–Fan type 7). */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) throw new Error('quantile of no samples');
+  const pos = (n - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, n - 1);
+  const a = sorted[lo] as number;
+  const b = sorted[hi] as number;
+  return a + (b - a) * (pos - lo);
+}
+
+/** Two-sided 97.5% quantile of Student's t (Cornish–Fisher expansion around the normal). */
+export function tQuantile975(df: number): number {
+  const z = 1.959963984540054;
+  if (df <= 0) return Number.NaN;
+  const z3 = z ** 3;
+  const z5 = z ** 5;
+  return z + (z3 + z) / (4 * df) + (5 * z5 + 16 * z3 + 3 * z) / (96 * df * df);
+}
+
+/**
+ * Percentile bootstrap CI of the median. Each resample draws n indices into the sorted data and
+ * finds the median by counting (O(n) per resample, no sort).
+ */
+export function bootstrapMedianCi(sorted: Float64Array, resamples: number, rng: Rng): [number, number] {
+  const n = sorted.length;
+  if (n < 2) return [sorted[0] ?? Number.NaN, sorted[0] ?? Number.NaN];
+  const counts = new Uint32Array(n);
+  const medians = new Float64Array(resamples);
+  const k1 = Math.floor((n - 1) / 2);
+  const k2 = Math.floor(n / 2);
+  for (let r = 0; r < resamples; r++) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[Math.floor(rng() * n)]! += 1;
+    let cumulative = 0;
+    let v1 = Number.NaN;
+    let v2 = Number.NaN;
+    for (let i = 0; i < n; i++) {
+      cumulative += counts[i]!;
+      if (Number.isNaN(v1) && cumulative > k1) v1 = sorted[i]!;
+      if (cumulative > k2) { v2 = sorted[i]!; break; }
+    }
+    medians[r] = (v1 + v2) / 2;
+  }
+  medians.sort();
+  return [quantileSorted(medians, 0.025), quantileSorted(medians, 0.975)];
+}
+
+export interface SummaryOptions { resamples?: number; seed?: number; outlierThreshold?: number }
+
+export function summarize(samples: ArrayLike<number>, opts: SummaryOptions = {}): Summary {
+  const n = samples.length;
+  if (n === 0) throw new Error('cannot summarize zero samples');
+  const sorted = Float64Array.from(samples).sort();
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += sorted[i]!;
+  const mean = sum / n;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += (sorted[i]! - mean) ** 2;
+  const stddev = n > 1 ? Math.sqrt(sq / (n - 1)) : 0;
+  const median = quantileSorted(sorted, 0.5);
+
+  // Outliers: modified z-score |x - median| / (1.4826 · MAD) above the threshold (Iglewicz & Hoaglin: 3.5).
+  const deviations = Float64Array.from(sorted, (x) => Math.abs(x - median)).sort();
+  const mad = quantileSorted(deviations, 0.5) * 1.4826;
+  const threshold = opts.outlierThreshold ?? 3.5;
+  let outliers = 0;
+  if (mad > 0) for (let i = 0; i < n; i++) if (Math.abs(sorted[i]! - median) / mad > threshold) outliers++;
+
+  const [ciLow, ciHigh] = bootstrapMedianCi(sorted, opts.resamples ?? 1000, seededRng(opts.seed ?? 0x5eed));
+  return {
+    count: n,
+    median,
+    p90: quantileSorted(sorted, 0.9),
+    p99: quantileSorted(sorted, 0.99),
+    mean,
+    stddev,
+    min: sorted[0]!,
+    max: sorted[n - 1]!,
+    ci_low: ciLow,
+    ci_high: ciHigh,
+    mean_ci_half: n > 1 ? (tQuantile975(n - 1) * stddev) / Math.sqrt(n) : 0,
+    outliers,
+  };
+}
+
+/** Samples are stored as little-endian Float64Array blobs. */
+export function encodeSamples(samples: ArrayLike<number>): Buffer {
+  const buf = Buffer.alloc(samples.length * 8);
+  for (let i = 0; i < samples.length; i++) buf.writeDoubleLE(samples[i]!, i * 8);
+  return buf;
+}
+
+export function decodeSamples(blob: Buffer): number[] {
+  if (blob.length % 8 !== 0) throw new Error(`sample blob of ${blob.length} bytes is not a whole number of float64s`);
+  const out = new Array<number>(blob.length / 8);
+  for (let i = 0; i < out.length; i++) out[i] = blob.readDoubleLE(i * 8);
+  return out;
+}
