@@ -12,6 +12,7 @@ const BYTES: Record<TensorDtype, number> = { float32: 4, float64: 8, int8: 1, ui
 export function parseNpy(buf: Buffer): TensorData {
   if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new Error('not a .npy file (bad magic)');
   const major = buf[6]!;
+  if (major !== 1 && buf.length < 12) throw new Error('truncated .npy header');
   const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = major === 1 ? 10 : 12;
   if (start + headerLen > buf.length) throw new Error('truncated .npy header');
@@ -21,7 +22,7 @@ export function parseNpy(buf: Buffer): TensorData {
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (!descr || !fortran || shapeText === undefined) throw new Error(`unreadable .npy header: ${header.trim()}`);
   if (fortran === 'True') throw new Error('Fortran-ordered .npy arrays are not supported; save with C order');
-  const dtype = NPY_DTYPES[descr];
+  const dtype = Object.hasOwn(NPY_DTYPES, descr) ? NPY_DTYPES[descr] : undefined;
   if (!dtype) throw new Error(`unsupported .npy dtype ${descr} (supported: ${Object.keys(NPY_DTYPES).join(' ')})`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
@@ -39,7 +40,7 @@ export function parseJsonTensor(text: string): TensorData {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const obj = value as { dtype?: string; shape?: number[]; data?: unknown };
     if (obj.dtype) {
-      if (!(obj.dtype in BYTES)) throw new Error(`unsupported dtype ${obj.dtype}`);
+      if (!Object.hasOwn(BYTES, obj.dtype)) throw new Error(`unsupported dtype ${obj.dtype}`);
       dtype = obj.dtype as TensorDtype;
     }
     nested = obj.data;
@@ -47,13 +48,17 @@ export function parseJsonTensor(text: string): TensorData {
   }
   const flat: number[] = [];
   const inferred: number[] = [];
+  let leafDepth = -1;
   const walk = (v: unknown, depth: number): void => {
     if (Array.isArray(v)) {
       if (inferred[depth] === undefined) inferred[depth] = v.length;
       else if (inferred[depth] !== v.length) throw new Error('ragged nested arrays');
       for (const x of v) walk(x, depth + 1);
-    } else if (typeof v === 'number' || typeof v === 'boolean') flat.push(Number(v));
-    else throw new Error('tensor data must be numbers');
+    } else if (typeof v === 'number' || typeof v === 'boolean') {
+      if (leafDepth === -1) leafDepth = depth;
+      else if (leafDepth !== depth) throw new Error('ragged nested arrays: numbers at different depths');
+      flat.push(Number(v));
+    } else throw new Error('tensor data must be numbers');
   };
   walk(nested, 0);
   shape ??= inferred;
@@ -90,7 +95,7 @@ export function buildInputSpecs(opts: { inputShape?: string[]; inputFill?: strin
   }
   for (const s of opts.inputFill ?? []) {
     const [name, value] = splitAssignment(s, '--input-fill');
-    if (value !== 'random' && !Number.isFinite(Number(value))) throw new Error(`--input-fill ${s}: use a number or "random"`);
+    if (value !== 'random' && (value.trim() === '' || !Number.isFinite(Number(value)))) throw new Error(`--input-fill ${s}: use a number or "random"`);
     spec(name).fill = value === 'random' ? 'random' : Number(value);
   }
   for (const s of opts.inputFile ?? []) {

@@ -17,6 +17,8 @@ export class SocketHub {
   private readonly live = new Set<WebSocket>();
   private readonly agentWss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_MESSAGE_BYTES });
   private readonly liveWss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  /** Set when the server shuts down: late socket events must not touch the closed database. */
+  private closed = false;
 
   constructor(private readonly ctx: ServerContext, private readonly log: Log) {}
 
@@ -31,6 +33,7 @@ export class SocketHub {
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closed) return void socket.destroy();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const secret = bearerToken(req.headers.authorization) ?? url.searchParams.get('token');
     if (url.pathname !== '/ws/agent' && url.pathname !== '/ws/live') return this.reject(socket, 404, 'not_found', `no socket at ${url.pathname}`);
@@ -57,6 +60,7 @@ export class SocketHub {
     const session = new AgentSession(agentId, ws, this.ctx, this.log);
     this.sessions.set(agentId, session);
     ws.on('message', (data) => {
+      if (this.closed) return;
       try {
         session.handleRaw(data.toString());
       } catch (err) {
@@ -65,7 +69,7 @@ export class SocketHub {
       }
     });
     ws.on('close', () => {
-      if (this.sessions.get(agentId) !== session) return;
+      if (this.closed || this.sessions.get(agentId) !== session) return;
       this.sessions.delete(agentId);
       markAgentOffline(this.ctx.db, agentId, this.ctx.now());
       this.log('agent offline', { agent: agentId });
@@ -87,6 +91,7 @@ export class SocketHub {
   }
 
   closeAll(): void {
+    this.closed = true;
     for (const s of this.sessions.values()) s.close(1001, 'server shutting down');
     for (const ws of this.live) ws.close(1001, 'server shutting down');
   }

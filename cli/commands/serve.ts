@@ -95,14 +95,17 @@ export function registerServeCommands(program: Command): void {
   program
     .command('agent')
     .description('run an agent: connect to a server and run jobs on this host\'s devices')
-    .requiredOption('--server <url>', 'server URL, e.g. http://farm:8080', process.env.BENCHFLEET_SERVER)
-    .requiredOption('--token <token>', 'agent token (benchfleet agents create <name>)', process.env.BENCHFLEET_AGENT_TOKEN)
     .option('--data <dir>', 'agent data folder (model cache, outbox)', process.env.BENCHFLEET_AGENT_DATA ?? 'agent-data')
     .option('--name <name>', 'name of this host as a device')
     .option('--sysfs-root <dir>', 'read sysfs/procfs under this root (for testing)')
-    .action(async (opts: { server: string; token: string; data: string; name?: string; sysfsRoot?: string }) => {
+    .addHelpText('after', '\nNeeds --server <url> and --token <agent token> (from `benchfleet agents create <name>`),\nor $BENCHFLEET_SERVER and $BENCHFLEET_AGENT_TOKEN.')
+    .action(async (_local: unknown, command: Command) => {
+      const all = command.optsWithGlobals<{ server?: string; token?: string; data: string; name?: string; sysfsRoot?: string }>();
+      const opts = { ...all, server: all.server ?? process.env.BENCHFLEET_SERVER, token: all.token ?? process.env.BENCHFLEET_AGENT_TOKEN };
+      if (!opts.server || !opts.token) throw new CliError(EXIT.usage, 'benchfleet agent needs --server <url> and --token <agent token>');
+      const { server, token } = opts;
       const agent = new Agent({
-        server: opts.server, token: opts.token, dataDir: path.resolve(opts.data),
+        server, token, dataDir: path.resolve(opts.data),
         drivers: [new LinuxDriver({ sysfsRoot: opts.sysfsRoot, deviceName: opts.name })], log: jsonLog('agent'),
       });
       agent.on('connected', (id: string) => process.stdout.write(`agent ${id} connected to ${opts.server}\n`));

@@ -30,10 +30,16 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   return a + (b - a) * (pos - lo);
 }
 
-/** Two-sided 97.5% quantile of Student's t (Cornish–Fisher expansion around the normal). */
+/** 97.5% quantiles of Student's t for 1..30 degrees of freedom (standard tables). */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/** Two-sided 97.5% quantile of Student's t: the table up to 30, a Cornish–Fisher expansion above. */
 export function tQuantile975(df: number): number {
-  const z = 1.959963984540054;
   if (df <= 0) return Number.NaN;
+  const tabled = T975[Math.round(df) - 1];
+  if (df <= 30 && tabled !== undefined) return tabled;
+  const z = 1.959963984540054;
   const z3 = z ** 3;
   const z5 = z ** 5;
   return z + (z3 + z) / (4 * df) + (5 * z5 + 16 * z3 + 3 * z) / (96 * df * df);
@@ -83,7 +89,10 @@ export function summarize(samples: ArrayLike<number>, opts: SummaryOptions = {})
 
   // Outliers: modified z-score |x - median| / (1.4826 · MAD) above the threshold (Iglewicz & Hoaglin: 3.5).
   const deviations = Float64Array.from(sorted, (x) => Math.abs(x - median)).sort();
-  const mad = quantileSorted(deviations, 0.5) * 1.4826;
+  // When more than half the samples are identical (coarse timers) the MAD is 0; fall back to the
+  // mean absolute deviation, scaled to be consistent with σ for normal data.
+  let mad = quantileSorted(deviations, 0.5) * 1.4826;
+  if (mad === 0) mad = (deviations.reduce((a, b) => a + b, 0) / n) * 1.2533;
   const threshold = opts.outlierThreshold ?? 3.5;
   let outliers = 0;
   if (mad > 0) for (let i = 0; i < n; i++) if (Math.abs(sorted[i]! - median) / mad > threshold) outliers++;

@@ -51,7 +51,11 @@ function randomValue(dtype: TensorDtype, r: number): number {
     case 'uint8': return Math.floor(r * 256);
     case 'bool': return r < 0.5 ? 0 : 1;
     case 'int16': case 'int32': case 'int64': return Math.floor(r * 10);
-    default: return r * 2 - 1;
+    default: {
+      // r * 2 - 1 can round up to exactly 1 in float32; keep the promise of [-1, 1).
+      const v = r * 2 - 1;
+      return Math.fround(v) >= 1 ? -1 : v;
+    }
   }
 }
 
