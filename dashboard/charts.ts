@@ -1,0 +1,147 @@
+// Latency charts on top of chart.js's UMD build (loaded by index.html as the global `Chart`; only
+// the few members used here are typed). `latencyHistogram` draws binned samples as a bar chart
+// (tail bins beyond the outlier fences in amber) and `latencyTrace` the per-iteration latency as a
+// line; both mark the median with a dashed line drawn by a tiny inline plugin. Callers own the returned charts and must destroy() them.
+import { num } from './format.js';
+import { histogram, type Bin } from './stats.js';
+
+interface Scale { getPixelForValue(value: number): number }
+interface ChartLike {
+  ctx: CanvasRenderingContext2D;
+  chartArea: { left: number; right: number; top: number; bottom: number };
+  scales: Record<string, Scale | undefined>;
+}
+export interface ChartInstance {
+  data: { labels?: unknown[]; datasets: { data: unknown[] }[] };
+  destroy(): void;
+}
+interface ChartConstructor {
+  new (canvas: HTMLCanvasElement, config: unknown): ChartInstance;
+  getChart(canvas: HTMLCanvasElement): ChartInstance | undefined;
+}
+
+function chartLib(): ChartConstructor | null {
+  return (globalThis as { Chart?: ChartConstructor }).Chart ?? null;
+}
+
+export function chartsAvailable(): boolean {
+  return chartLib() !== null;
+}
+
+const BLUE = '#0969da';
+const RED = '#cf222e';
+const AMBER = '#9a6700';
+const GRID = 'rgba(31, 35, 40, 0.08)';
+
+/** Draws a dashed reference line at `value` on the x (vertical line) or y (horizontal line) scale. */
+function referenceLine(id: string, axis: 'x' | 'y', value: () => number, text: string) {
+  return {
+    id,
+    afterDatasetsDraw(chart: ChartLike): void {
+      const scale = chart.scales[axis];
+      const v = value();
+      if (!scale || !Number.isFinite(v)) return;
+      const { ctx, chartArea: a } = chart;
+      const p = scale.getPixelForValue(v);
+      ctx.save();
+      ctx.strokeStyle = RED;
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash([5, 4]);
+      ctx.beginPath();
+      if (axis === 'x') { ctx.moveTo(p, a.top); ctx.lineTo(p, a.bottom); } else { ctx.moveTo(a.left, p); ctx.lineTo(a.right, p); }
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.font = '11px system-ui, sans-serif';
+      ctx.textBaseline = 'bottom';
+      const w = ctx.measureText(text).width;
+      const x = axis === 'x' ? p + 4 : a.right - w - 6;
+      const y = axis === 'x' ? a.top + 14 : p - 3;
+      ctx.fillStyle = 'rgba(255, 255, 255, 0.85)'; // keep the label readable over the data
+      ctx.fillRect(x - 2, y - 13, w + 4, 14);
+      ctx.fillStyle = RED;
+      ctx.fillText(text, x, y);
+      ctx.restore();
+    },
+  };
+}
+
+function baseOptions(xTitle: string, yTitle: string): Record<string, unknown> {
+  return {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    plugins: { legend: { display: false } },
+    scales: {
+      x: { title: { display: true, text: xTitle }, grid: { color: GRID } },
+      y: { title: { display: true, text: yTitle }, grid: { color: GRID }, beginAtZero: false },
+    },
+  };
+}
+
+export function latencyHistogram(canvas: HTMLCanvasElement, samples: number[], median: number, unit: string): ChartInstance | null {
+  const Chart = chartLib();
+  if (!Chart) return null;
+  const hist = histogram(samples);
+  const labels = hist.bins.map((b) => (b.kind === 'under' ? `< ${num(b.to)}` : b.kind === 'over' ? `> ${num(b.from)}` : num((b.from + b.to) / 2)));
+  const tail = (b: Bin): boolean => b.kind !== 'bin';
+  const options = baseOptions(`latency (${unit})`, 'iterations');
+  const scales = options.scales as Record<string, Record<string, unknown>>;
+  scales.y!.beginAtZero = true;
+  scales.y!.ticks = { precision: 0 };
+  options.plugins = {
+    legend: { display: false },
+    tooltip: {
+      callbacks: {
+        title: (items: { dataIndex: number }[]) => {
+          const b = hist.bins[items[0]?.dataIndex ?? 0];
+          if (!b) return '';
+          if (b.kind === 'under') return `below ${num(b.to)} ${unit} (low outliers, from ${num(b.from)})`;
+          if (b.kind === 'over') return `above ${num(b.from)} ${unit} (tail, up to ${num(b.to)})`;
+          return `${num(b.from)} – ${num(b.to)} ${unit}`;
+        },
+      },
+    },
+  };
+  // Regular bin i sits at category index i (+1 when an underflow bin comes first), centred on it.
+  const offset = hist.bins[0]?.kind === 'under' ? 1 : 0;
+  const medianIndex = (): number => (hist.width > 0 ? (median - hist.lo) / hist.width - 0.5 + offset : NaN);
+  return new Chart(canvas, {
+    type: 'bar',
+    data: {
+      labels,
+      datasets: [{
+        label: 'iterations', data: hist.bins.map((b) => b.count),
+        backgroundColor: hist.bins.map((b) => (tail(b) ? 'rgba(154, 103, 0, 0.45)' : 'rgba(9, 105, 218, 0.55)')),
+        borderColor: hist.bins.map((b) => (tail(b) ? AMBER : BLUE)), borderWidth: 1, barPercentage: 1, categoryPercentage: 1,
+      }],
+    },
+    options,
+    plugins: [referenceLine('median-x', 'x', medianIndex, `median ${num(median)}`)],
+  });
+}
+
+function traceOptions(unit: string): Record<string, unknown> {
+  const options = baseOptions('iteration', `latency (${unit})`);
+  const x = (options.scales as Record<string, Record<string, unknown>>).x!;
+  x.ticks = { maxRotation: 0, autoSkipPadding: 12 };
+  options.interaction = { mode: 'nearest', axis: 'x', intersect: false };
+  return options;
+}
+
+export function latencyTrace(canvas: HTMLCanvasElement, samples: number[], median: number, unit: string): ChartInstance | null {
+  const Chart = chartLib();
+  if (!Chart) return null;
+  const dense = samples.length > 150;
+  return new Chart(canvas, {
+    type: 'line',
+    data: {
+      labels: samples.map((_, i) => i + 1),
+      datasets: [{
+        label: `latency (${unit})`, data: samples, borderColor: BLUE, backgroundColor: BLUE,
+        borderWidth: dense ? 1 : 1.5, pointRadius: dense ? 0 : 2, pointHoverRadius: 3, tension: 0,
+      }],
+    },
+    options: traceOptions(unit),
+    plugins: [referenceLine('median-y', 'y', () => median, `median ${num(median)}`)],
+  });
+}
