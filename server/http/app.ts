@@ -1,6 +1,7 @@
 // The express application: /api/v1 routes, the dashboard's static files and chart.js.
 import express from 'express';
 import fs from 'node:fs';
+import path from 'node:path';
 import { API_PREFIX } from '../../protocol/api.js';
 import { BenchfleetError } from '../../protocol/errors.js';
 import type { ServerContext } from '../context.js';
@@ -29,7 +30,9 @@ export function createApp(ctx: ServerContext, log: Log): express.Express {
   app.use(API_PREFIX, api);
 
   app.get('/vendor/chart.umd.js', (_req, res) => res.sendFile(chartJsFile));
-  app.use(express.static(dashboardStaticDir, { index: 'index.html', extensions: ['html'] }));
+  // Only the page and its stylesheet come from dashboard/; its scripts are the compiled ones.
+  app.get(['/', '/index.html'], (_req, res) => res.sendFile(path.join(dashboardStaticDir, 'index.html')));
+  app.get('/style.css', (_req, res) => res.sendFile(path.join(dashboardStaticDir, 'style.css')));
   if (fs.existsSync(dashboardBuildDir)) app.use(express.static(dashboardBuildDir));
   return app;
 }

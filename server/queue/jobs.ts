@@ -50,6 +50,7 @@ export function claimNextJob(db: Db, deviceId: string, agentId: string, now: num
          RETURNING id, run_id, device_id, attempt, timeout_ms`,
       )
       .get({ device: deviceId, agent: agentId, now, lease: policy.leaseMs }) as ClaimedJob | undefined;
+    if (row) refreshRunStatus(db, row.run_id, now);
     return row ?? null;
   } catch (err) {
     if (isUniqueViolation(err)) return null; // the device already has an active job
@@ -68,7 +69,10 @@ export function markJobStarted(db: Db, ref: JobRef, agentId: string, now: number
        WHERE id = @id AND attempt = @attempt AND lease_owner = @agent AND status = 'assigned'`,
     )
     .run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, lease: policy.leaseMs });
-  if (info.changes === 1) return 'accepted';
+  if (info.changes === 1) {
+    refreshRunStatus(db, jobRunId(db, ref.job_id), now);
+    return 'accepted';
+  }
   const row = db.prepare(`SELECT status FROM jobs WHERE id = ? AND attempt = ? AND lease_owner = ?`).get(ref.job_id, ref.attempt, agentId) as
     | { status: string }
     | undefined;

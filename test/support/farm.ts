@@ -102,6 +102,7 @@ export async function startFarm(opts: { agent?: boolean; policy?: Partial<QueueP
       await farm.stopAgent('SIGKILL');
       await server.close();
       logFile.end();
+      if (!process.env.BENCHFLEET_KEEP_TEST_DATA && !opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
   if (opts.agent) {

@@ -84,7 +84,10 @@ async function run(start: WorkerStart): Promise<void> {
     if (samples.length >= settings.iterations && t1 - windowStart >= minDurationNs) break;
     if (t1 - lastReport > PROGRESS_EVERY_NS) {
       lastReport = t1;
-      void send({ type: 'progress', phase: 'measuring', done: samples.length, total: settings.iterations });
+      // With a minimum duration the loop may run past the iteration count: project the total from the pace so far.
+      const elapsed = t1 - windowStart;
+      const projected = elapsed < minDurationNs ? Math.ceil((samples.length * Number(minDurationNs)) / Number(elapsed)) : samples.length;
+      void send({ type: 'progress', phase: 'measuring', done: samples.length, total: Math.max(settings.iterations, projected) });
     }
   }
   await send({ type: 'window', edge: 'end', iterations: samples.length });
