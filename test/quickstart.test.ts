@@ -1,0 +1,62 @@
+// The quick start as a newcomer runs it: `benchfleet up` on an empty data folder prints the
+// dashboard URL and an admin token once, registers this machine as a linux device, and a second
+// start reuses the same database and device without printing a token again.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cliBin, runCli, tempDir, waitFor } from './support/farm.js';
+
+interface Started { child: ChildProcess; stdout: () => string }
+
+function up(dataDir: string): Started {
+  const child = spawn(process.execPath, [cliBin, 'up', '--port', '0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.resume();
+  return { child, stdout: () => out };
+}
+
+async function stop(s: Started): Promise<void> {
+  if (s.child.exitCode !== null) return;
+  await new Promise<void>((resolve) => { s.child.once('exit', () => resolve()); s.child.kill('SIGTERM'); });
+}
+
+test('benchfleet up: first start prints a token once; a second start reuses database and device', { timeout: 60_000 }, async () => {
+  const dataDir = tempDir('up');
+  const first = up(dataDir);
+  try {
+    await waitFor('the local agent to connect', () => first.stdout().includes('local agent connected'), 30_000);
+    const url = /listening on (http:\/\/[^\s]+)/.exec(first.stdout())?.[1];
+    const token = /admin token \(shown once[^\n]*\n\s+(\S+)/.exec(first.stdout())?.[1];
+    assert.ok(url && token, first.stdout());
+    assert.match(first.stdout(), new RegExp(`dashboard: ${url.replace(/[.]/g, '\\.')}/`));
+    const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8')) as { token: string };
+    assert.equal(creds.token, token);
+    assert.equal(fs.statSync(path.join(dataDir, 'credentials.json')).mode & 0o077, 0, 'credentials are private to the user');
+    const db = fs.readFileSync(path.join(dataDir, 'benchfleet.db'));
+    assert.equal(db.includes(Buffer.from(token)), false, 'the database does not contain the token');
+    const list = await runCli(['device', 'list', '--json'], { BENCHFLEET_DATA: dataDir });
+    assert.equal(list.code, 0, list.stderr);
+    const devices = JSON.parse(list.stdout) as { id: string; driver: string; state: string }[];
+    assert.equal(devices.length, 1);
+    assert.equal(devices[0]!.driver, 'linux');
+    await stop(first);
+
+    const second = up(dataDir);
+    try {
+      await waitFor('the local agent to reconnect', () => second.stdout().includes('local agent connected'), 30_000);
+      assert.doesNotMatch(second.stdout(), /shown once/);
+      assert.match(second.stdout(), /admin token: see /);
+      const again = JSON.parse((await runCli(['device', 'list', '--json'], { BENCHFLEET_DATA: dataDir })).stdout) as { id: string; state: string }[];
+      assert.deepEqual(again.map((d) => d.id), devices.map((d) => d.id), 'the same device');
+      assert.equal(again[0]!.state, 'idle');
+    } finally {
+      await stop(second);
+    }
+  } finally {
+    await stop(first);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
