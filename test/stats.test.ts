@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrapMedianCi, decodeSamples, encodeSamples, quantileSorted, summarize, tQuantile975 } from '../server/stats/summary.js';
-import { seededRng } from '../server/stats/random.js';
+import { seededRng } from '../protocol/random.js';
 
 // ---- independent helpers -------------------------------------------------------------------
 

@@ -75,21 +75,16 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
 }
 
 export function registerServeCommands(program: Command): void {
-  program
-    .command('up')
-    .description('start the server and a local agent for this machine (the quick start)')
+  const serverCommand = (name: string, description: string) => program
+    .command(name)
+    .description(description)
     .option('-p, --port <port>', 'HTTP + WebSocket port', process.env.BENCHFLEET_PORT ?? '8080')
-    .option('--host <host>', 'address to listen on', process.env.BENCHFLEET_HOST ?? '127.0.0.1')
-    .option('--data <dir>', 'data folder (SQLite database, models, credentials)', process.env.BENCHFLEET_DATA ?? 'data')
+    .option('--host <host>', 'address to listen on (0.0.0.0 to accept remote agents)', process.env.BENCHFLEET_HOST ?? '127.0.0.1')
+    .option('--data <dir>', 'data folder (SQLite database, models, credentials)', process.env.BENCHFLEET_DATA ?? 'data');
+  serverCommand('up', 'start the server and a local agent for this machine (the quick start)')
     .option('--sysfs-root <dir>', 'read sysfs/procfs under this root (for testing)')
     .action((opts: ServeOptions) => serve(opts, true));
-
-  program
-    .command('server')
-    .description('start only the server (agents connect to it over WebSocket)')
-    .option('-p, --port <port>', 'HTTP + WebSocket port', process.env.BENCHFLEET_PORT ?? '8080')
-    .option('--host <host>', 'address to listen on', process.env.BENCHFLEET_HOST ?? '127.0.0.1')
-    .option('--data <dir>', 'data folder', process.env.BENCHFLEET_DATA ?? 'data')
+  serverCommand('server', 'start only the server (agents connect to it over WebSocket)')
     .action((opts: ServeOptions) => serve(opts, false));
 
   program

@@ -21,19 +21,8 @@ export const KWS = { frames: 49, coeffs: 10, c1: 128, c2: 256, classes: 12, conv
 export const MLP = { features: 64, hidden: 32, classes: 10 } as const;
 const PRODUCER = { producerName: 'benchfleet-examples', producerVersion: '1' };
 
-export type Rng = () => number;
-
-/** mulberry32: tiny, well-mixed 32-bit PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRng as mulberry32, type Rng } from '../../protocol/random.js';
+import { seededRng as mulberry32, type Rng } from '../../protocol/random.js';
 
 const uniform = (rng: Rng, bound: number): number => (rng() * 2 - 1) * bound;
 

@@ -1,22 +1,11 @@
 // Summary statistics of one measurement, computed by the server from the raw samples (the
 // agent's own summary is never trusted): quantiles, moments, MAD-based outliers and a
 // bootstrap 95% confidence interval of the median.
-import { seededRng, type Rng } from './random.js';
+import { seededRng, type Rng } from '../../protocol/random.js';
+import type { MeasurementSummary } from '../../protocol/api.js';
 
-export interface Summary {
-  count: number;
-  median: number;
-  p90: number;
-  p99: number;
-  mean: number;
-  stddev: number;
-  min: number;
-  max: number;
-  ci_low: number;
-  ci_high: number;
-  mean_ci_half: number;
-  outliers: number;
-}
+/** The statistics stored with every measurement (the protocol's MeasurementSummary without metric and unit). */
+export type Summary = Omit<MeasurementSummary, 'metric' | 'unit'>;
 
 /** Quantile of sorted data with linear interpolation between order statistics (Hyndman–Fan type 7). */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {

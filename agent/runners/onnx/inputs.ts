@@ -1,6 +1,7 @@
 // Builds the input tensors of an ONNX model: from its declared shapes and element types with a
 // fixed seed, with per-input overrides (shape, constant fill, literal data from .npy / JSON).
 import type { InputSpec, TensorDtype } from '../../../protocol/domain.js';
+import { seededRng } from '../../../protocol/random.js';
 
 export interface InputMeta { name: string; type: string; shape: readonly (number | string | null)[] }
 export interface BuiltInput { name: string; dtype: TensorDtype; shape: number[]; data: TypedData }
@@ -12,16 +13,6 @@ const SUPPORTED: Record<string, TensorDtype> = {
   float32: 'float32', float: 'float32', float64: 'float64', double: 'float64', int8: 'int8', uint8: 'uint8',
   int16: 'int16', int32: 'int32', int64: 'int64', bool: 'bool',
 };
-
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function allocate(dtype: TensorDtype, n: number): TypedData {
   switch (dtype) {
@@ -62,7 +53,7 @@ function randomValue(dtype: TensorDtype, r: number): number {
 export function buildInputs(metas: readonly InputMeta[], specs: Record<string, InputSpec>, seed: number): BuiltInput[] {
   const unknown = Object.keys(specs).filter((name) => !metas.some((m) => m.name === name));
   if (unknown.length) throw new InputSpecError(`no model input named ${unknown.join(', ')}; inputs are ${metas.map((m) => m.name).join(', ')}`);
-  const rng = seededRandom(seed);
+  const rng = seededRng(seed);
   return metas.map((meta) => {
     const dtype = SUPPORTED[meta.type];
     if (!dtype) throw new InputSpecError(`input "${meta.name}" has element type ${meta.type}, which benchfleet cannot generate`);

@@ -1,4 +1,5 @@
-// Seeded pseudo-random numbers (mulberry32): statistics that resample must be reproducible.
+// Seeded pseudo-random numbers (mulberry32), shared so that resampling statistics, generated inputs and
+// example weights are reproducible everywhere.
 export type Rng = () => number;
 
 export function seededRng(seed: number): Rng {
