@@ -1,0 +1,64 @@
+// benchfleet's ONNX runner as a standalone program speaking the JSON-lines runner contract, so
+// the same measurement can run where the agent cannot fork its worker (an emulated phone's
+// shell, a custom device). Usage:
+//   node jsonl-runner.js --model M [--warmup 10] [--iterations 100] [--min-duration-ms 0] [--threads 1] [--seed 42]
+import { parseArgs } from 'node:util';
+import ort from 'onnxruntime-node';
+import { formatRecord, type JsonlRecord } from '../jsonl-contract.js';
+import { InputSpecError } from './inputs.js';
+import { createSession, feedsFor, peakRssKib } from './worker.js';
+
+const emit = (r: JsonlRecord) => process.stdout.write(formatRecord(r));
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' }, warmup: { type: 'string', default: '10' }, iterations: { type: 'string', default: '100' },
+      'min-duration-ms': { type: 'string', default: '0' }, threads: { type: 'string', default: '1' }, seed: { type: 'string', default: '42' },
+    },
+  });
+  if (!values.model) {
+    emit({ type: 'error', code: 'runner_failed', message: 'usage: jsonl-runner --model FILE [--warmup N] [--iterations N] [--min-duration-ms N] [--threads N]' });
+    return 2;
+  }
+  const warmup = Number(values.warmup);
+  const iterations = Number(values.iterations);
+  const minDurationNs = BigInt(Number(values['min-duration-ms'])) * 1_000_000n;
+  emit({ type: 'meta', runner: 'benchfleet-onnx', version: ort.env.versions.common ?? 'unknown' });
+  let session: ort.InferenceSession;
+  const loadStart = process.hrtime.bigint();
+  try {
+    session = await createSession(values.model, Number(values.threads));
+  } catch (err) {
+    emit({ type: 'error', code: 'model_load_failed', message: (err as Error).message.slice(0, 2000) });
+    return 1;
+  }
+  emit({ type: 'env', key: 'model_load_ms', value: Number(process.hrtime.bigint() - loadStart) / 1e6 });
+  let feeds: Record<string, ort.Tensor>;
+  try {
+    feeds = feedsFor(session, {}, Number(values.seed));
+  } catch (err) {
+    emit({ type: 'error', code: err instanceof InputSpecError ? 'invalid_input_spec' : 'runner_failed', message: (err as Error).message });
+    return 1;
+  }
+  for (let i = 0; i < warmup; i++) await session.run(feeds);
+  emit({ type: 'progress', phase: 'warmup', done: warmup, total: warmup });
+  emit({ type: 'window', edge: 'start', iterations: 0 });
+  const samples: number[] = [];
+  const start = process.hrtime.bigint();
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    const t1 = process.hrtime.bigint();
+    samples.push(Number(t1 - t0) / 1e6);
+    if (samples.length >= iterations && t1 - start >= minDurationNs) break;
+  }
+  emit({ type: 'window', edge: 'end', iterations: samples.length });
+  emit({ type: 'samples', metric: 'latency_ms', unit: 'ms', values: samples });
+  const hwm = peakRssKib();
+  if (hwm !== null) emit({ type: 'sample', metric: 'peak_rss_mib', unit: 'MiB', value: hwm / 1024 });
+  emit({ type: 'done' });
+  return 0;
+}
+
+process.exitCode = await main();
