@@ -37,6 +37,7 @@ export class Agent extends EventEmitter {
   private heartbeat: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private failures = 0;
+  private welcomed = false;
   private stopped = false;
   private devices = new Map<string, Driver>();
   agentId: string | null = null;
@@ -49,9 +50,16 @@ export class Agent extends EventEmitter {
     for (const d of opts.drivers) d.onChange?.(() => void this.sendInventory());
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.stopped = false;
-    this.connect();
+    for (const d of this.opts.drivers) {
+      try {
+        await d.start?.();
+      } catch (err) {
+        this.log('driver failed to start', { driver: d.name, error: (err as Error).message });
+      }
+    }
+    if (!this.stopped) this.connect();
   }
 
   async stop(): Promise<void> {
@@ -87,6 +95,7 @@ export class Agent extends EventEmitter {
     });
     ws.on('close', (code, reason) => {
       if (this.ws !== ws) return;
+      this.welcomed = false;
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = null;
       this.emit('disconnected');
@@ -121,6 +130,7 @@ export class Agent extends EventEmitter {
   }
 
   private async sendInventory(): Promise<void> {
+    if (!this.welcomed) return; // the hello carries the inventory
     this.send({ type: 'inventory', devices: await this.inventory() });
   }
 
@@ -157,6 +167,7 @@ export class Agent extends EventEmitter {
     switch (msg.type) {
       case 'welcome':
         this.failures = 0;
+        this.welcomed = true;
         this.agentId = msg.agent_id;
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = setInterval(() => this.send({ type: 'heartbeat', running: this.heldJobs() }), msg.heartbeat_ms);
@@ -212,7 +223,7 @@ export class Agent extends EventEmitter {
       log('model ready', { cached: model.cached });
       progress({ phase: 'preparing', done: 0, total: 1 });
       const output = await driver.run(job.device_serial, { job, modelPath: model.path, signal: controller.signal, progress, log });
-      final = { type: 'job.result', ...ref, measurements: output.measurements, environment: output.environment };
+      final = { type: 'job.result', ...ref, measurements: output.measurements, environment: output.environment, ...(output.operators ? { operators: output.operators } : {}) };
       log('job finished');
     } catch (err) {
       let code: JobErrorCode;

@@ -31,7 +31,7 @@ const server = await startServer({ port: 0, dataDir, log: () => {} });
 const token = server.firstAdminToken!;
 const { token: agentToken } = createAgent(server.db, 'bench');
 const agent = new Agent({ server: server.url, token: agentToken, dataDir: path.join(dataDir, 'agent'), drivers: [new LinuxDriver()] });
-agent.start();
+await agent.start();
 await new Promise((r) => agent.once('connected', r));
 
 async function api<T>(method: string, route: string, body?: unknown, raw?: Buffer): Promise<T> {

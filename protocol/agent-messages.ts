@@ -5,7 +5,7 @@
 // server -> agent: welcome, job.assign, job.cancel, ack, error
 import { z } from 'zod';
 import { jobErrorSchema } from './errors.js';
-import { inputSpecSchema, runSettingsSchema, sha256Schema } from './domain.js';
+import { MEASUREMENT_FLAGS, inputSpecSchema, runSettingsSchema, sha256Schema } from './domain.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -26,8 +26,20 @@ export const sampleSetSchema = z.strictObject({
   metric: z.string().min(1).max(64).regex(/^[a-z0-9_.]+$/),
   unit: z.string().min(1).max(16),
   samples: z.array(z.number().refine(Number.isFinite, 'samples must be finite numbers')).min(1).max(2_000_000),
+  flags: z.array(z.enum(MEASUREMENT_FLAGS)).max(8).optional(),
 });
 export type SampleSet = z.infer<typeof sampleSetSchema>;
+
+/** One row of a runner's per-operator profile (e.g. benchmark_model --enable_op_profiling). */
+export const operatorStatSchema = z.strictObject({
+  type: z.string().max(128),
+  name: z.string().max(512),
+  avgMs: z.number(),
+  percent: z.number(),
+  timesCalled: z.number().int().min(0),
+  memKb: z.number().optional(),
+});
+export type OperatorStat = z.infer<typeof operatorStatSchema>;
 
 /** Facts about the environment a job ran in (frequencies, temperatures, flags). */
 export const jobEnvironmentSchema = z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]));
@@ -57,6 +69,7 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     ...jobRef,
     measurements: z.array(sampleSetSchema).min(1).max(64),
     environment: jobEnvironmentSchema,
+    operators: z.array(operatorStatSchema).max(10_000).optional(),
   }),
   z.strictObject({ type: z.literal('job.failed'), ...jobRef, error: jobErrorSchema }),
 ]);

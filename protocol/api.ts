@@ -2,7 +2,7 @@
 // (used by the CLI and the dashboard). Errors are always `{ error: { code, message } }`.
 import { z } from 'zod';
 import {
-  DEVICE_HEALTHS, TOKEN_ROLES, familySchema, gitMetaSchema, runSettingsSchema, sha256Schema, variantSchema,
+  DEVICE_HEALTHS, RUNTIMES, TOKEN_ROLES, familySchema, gitMetaSchema, runSettingsSchema, sha256Schema, variantSchema,
   type DeviceHealth, type DeviceState, type JobStatus, type ModelFormat, type RunSettings, type RunStatus, type TokenRole, type GitMeta,
 } from './domain.js';
 import type { JobError } from './errors.js';
@@ -31,7 +31,7 @@ export const createRunSchema = z.strictObject({
   model: z.string().min(1).max(300),
   /** A device name, or a label selector `key=value,key2=value2` (`*` for every device). */
   device: z.string().min(1).max(512),
-  runtime: z.enum(['onnxruntime']).default('onnxruntime'),
+  runtime: z.enum(RUNTIMES).default('onnxruntime'),
   settings: runSettingsSchema.default(runSettingsSchema.parse({})),
   git: gitMetaSchema.default({}),
   max_attempts: z.number().int().min(1).max(10).default(3),
@@ -107,6 +107,8 @@ export interface MeasurementSummary {
   ci_high: number;
   mean_ci_half: number;
   outliers: number;
+  /** Conditions that make this measurement not comparable (charging, throttled…). */
+  flags: string[];
 }
 
 export interface JobView {
@@ -120,6 +122,7 @@ export interface JobView {
   error: JobError | null;
   progress: { phase: string; done: number; total: number } | null;
   environment: Record<string, unknown> | null;
+  operators: { type: string; name: string; avgMs: number; percent: number; timesCalled: number; memKb?: number }[] | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -29,7 +29,14 @@ export type TokenRole = (typeof TOKEN_ROLES)[number];
 export const MODEL_FORMATS = ['onnx', 'tflite', 'gguf', 'executorch', 'elf', 'unknown'] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
-export const RUNTIMES = ['onnxruntime'] as const;
+/** Runtimes a device can offer; each runs models of the formats listed. */
+export const RUNTIME_FORMATS = {
+  onnxruntime: ['onnx'],
+  tflite: ['tflite'],
+  'llama.cpp': ['gguf'],
+  executorch: ['executorch'],
+} as const;
+export const RUNTIMES = Object.keys(RUNTIME_FORMATS) as [keyof typeof RUNTIME_FORMATS, ...(keyof typeof RUNTIME_FORMATS)[]];
 export type Runtime = (typeof RUNTIMES)[number];
 
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256');
@@ -78,3 +85,6 @@ export type GitMeta = z.infer<typeof gitMetaSchema>;
 
 /** Units used by metrics; ms for latency, MiB for memory, mJ for energy. */
 export const METRIC_UNITS = { latency_ms: 'ms', peak_rss_mib: 'MiB', energy_mj: 'mJ' } as const;
+
+/** Conditions that make a measurement not comparable with the others; shown wherever it is. */
+export const MEASUREMENT_FLAGS = ['charging', 'throttled', 'hot_start'] as const;

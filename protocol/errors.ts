@@ -30,6 +30,8 @@ export const JOB_ERROR_CODES = {
   lease_expired: { retryable: true, deviceFault: false, text: 'the agent stopped renewing its lease (agent crashed or lost its connection)' },
   agent_disconnected: { retryable: true, deviceFault: false, text: 'the agent disconnected during the job' },
   device_unavailable: { retryable: true, deviceFault: true, text: 'the device is not reachable' },
+  device_unauthorized: { retryable: false, deviceFault: true, text: 'the phone has not authorized this computer for USB debugging' },
+  push_failed: { retryable: false, deviceFault: true, text: 'copying files to the device failed' },
   device_too_hot: { retryable: true, deviceFault: true, text: 'the device did not cool down in time' },
   runner_crashed: { retryable: true, deviceFault: true, text: 'the runner process crashed' },
   runner_failed: { retryable: false, deviceFault: false, text: 'the runner exited with an error' },

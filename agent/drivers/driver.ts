@@ -1,6 +1,6 @@
 // The driver interface: one per transport (local Linux host, ADB phones, serial MCUs). The
 // agent core only talks to drivers through this, so new transports plug in without touching it.
-import type { DeviceDescriptor, JobAssignment, SampleSet } from '../../protocol/agent-messages.js';
+import type { DeviceDescriptor, JobAssignment, OperatorStat, SampleSet } from '../../protocol/agent-messages.js';
 import type { JobErrorCode } from '../../protocol/errors.js';
 
 export interface JobProgress { phase: 'fetching' | 'preparing' | 'warmup' | 'measuring' | 'collecting'; done: number; total: number }
@@ -18,6 +18,7 @@ export interface JobContext {
 export interface JobOutput {
   measurements: SampleSet[];
   environment: Record<string, number | string | boolean | null>;
+  operators?: OperatorStat[] | undefined;
 }
 
 /** A job failure raised by a driver; the code decides retry and device-health accounting. */
@@ -30,6 +31,8 @@ export class JobFailure extends Error {
 
 export interface Driver {
   readonly name: DeviceDescriptor['driver'];
+  /** Prepares the transport (connects, starts tracking); called once before discover(). */
+  start?(): Promise<void>;
   /** Devices this driver can reach right now. */
   discover(): Promise<DeviceDescriptor[]>;
   /** Called when the set of devices may have changed (hot-plug); optional. */

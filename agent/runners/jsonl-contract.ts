@@ -6,7 +6,7 @@
 //   {"type":"window","edge":"start"|"end","iterations":N}                       timed window edges (energy)
 //   {"type":"sample","metric":"latency_ms","unit":"ms","value":0.45}            one iteration
 //   {"type":"samples","metric":"latency_ms","unit":"ms","values":[0.45, ...]}    many at once
-//   {"type":"env","key":"first_run_ms","value":1.9}                             facts about the run
+//   {"type":"env","key":"first_inference_ms","value":1.9}                             facts about the run
 //   {"type":"error","code":"model_load_failed","message":"..."}                 the runner failed
 //   {"type":"done"}                                                             required, last
 import { z } from 'zod';

@@ -25,10 +25,11 @@ export function resultsTable(run: RunView): string {
       j.device_name, j.status, lat ? num(lat.median) : null, lat ? num(lat.p90) : null, lat ? num(lat.p99) : null,
       lat ? `${num(lat.mean)} ± ${num(lat.mean_ci_half, 2)}` : null, lat ? `[${num(lat.ci_low)}, ${num(lat.ci_high)}]` : null,
       lat?.count ?? null, mem ? `${num(mem.median)} MiB` : null, energy ? `${num(energy.median)} mJ` : null,
+      [...new Set(j.measurements.flatMap((m) => m.flags))].join(',') || null,
       j.error ? `${j.error.code}: ${j.error.message}` : null,
     ];
   });
-  return table(['DEVICE', 'STATUS', 'MEDIAN ms', 'P90 ms', 'P99 ms', 'MEAN ± 95% CI', 'MEDIAN 95% CI', 'N', 'PEAK MEM', 'ENERGY/INF', 'ERROR'], rows);
+  return table(['DEVICE', 'STATUS', 'MEDIAN ms', 'P90 ms', 'P99 ms', 'MEAN ± 95% CI', 'MEDIAN 95% CI', 'N', 'PEAK MEM', 'ENERGY/INF', 'FLAGS', 'ERROR'], rows);
 }
 
 function describeJob(j: JobView): string {

@@ -6,6 +6,8 @@ import { startServer, jsonLog } from '../../server/main.js';
 import { createAgent } from '../../server/farm/registry.js';
 import { Agent } from '../../agent/agent.js';
 import { LinuxDriver } from '../../agent/drivers/linux/driver.js';
+import { createDrivers, loadAgentConfig, type AgentConfig } from '../../agent/config.js';
+import { adbConfigSchema } from '../../agent/drivers/adb/config.js';
 import { CREDENTIALS_FILE, CliError, EXIT } from '../client.js';
 
 interface ServeOptions { port: string; host: string; data: string; agent?: boolean; sysfsRoot?: string }
@@ -65,7 +67,7 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
     });
     agent.on('connected', () => out.write('local agent connected; this machine is a linux device in the farm\n'));
     agent.on('fatal', (err: Error) => process.stderr.write(`local agent: ${err.message}\n`));
-    agent.start();
+    await agent.start();
   }
   out.write(`try: npx benchfleet model push examples/models/kws-cnn-fp32.onnx --family kws-cnn --variant fp32\n`);
   onShutdown(async () => {
@@ -93,23 +95,31 @@ export function registerServeCommands(program: Command): void {
     .option('--data <dir>', 'agent data folder (model cache, outbox)', process.env.BENCHFLEET_AGENT_DATA ?? 'agent-data')
     .option('--name <name>', 'name of this host as a device')
     .option('--sysfs-root <dir>', 'read sysfs/procfs under this root (for testing)')
+    .option('--config <file>', 'agent config (JSON): drivers to run, e.g. {"adb": {}} for phones; see docs/agent.md')
+    .option('--adb', 'also drive Android phones through the adb server (default settings)')
     .addHelpText('after', '\nNeeds --server <url> and --token <agent token> (from `benchfleet agents create <name>`),\nor $BENCHFLEET_SERVER and $BENCHFLEET_AGENT_TOKEN.')
     .action(async (_local: unknown, command: Command) => {
-      const all = command.optsWithGlobals<{ server?: string; token?: string; data: string; name?: string; sysfsRoot?: string }>();
+      const all = command.optsWithGlobals<{ server?: string; token?: string; data: string; name?: string; sysfsRoot?: string; config?: string; adb?: boolean }>();
       const opts = { ...all, server: all.server ?? process.env.BENCHFLEET_SERVER, token: all.token ?? process.env.BENCHFLEET_AGENT_TOKEN };
       if (!opts.server || !opts.token) throw new CliError(EXIT.usage, 'benchfleet agent needs --server <url> and --token <agent token>');
       const { server, token } = opts;
-      const agent = new Agent({
-        server, token, dataDir: path.resolve(opts.data),
-        drivers: [new LinuxDriver({ sysfsRoot: opts.sysfsRoot, deviceName: opts.name })], log: jsonLog('agent'),
-      });
+      let config: AgentConfig;
+      try {
+        config = loadAgentConfig(opts.config);
+      } catch (err) {
+        throw new CliError(EXIT.usage, (err as Error).message);
+      }
+      if (config.linux !== false) config.linux = { ...config.linux, ...(opts.name ? { name: opts.name } : {}), ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) };
+      if (opts.adb && !config.adb) config.adb = adbConfigSchema.parse({});
+      const log = jsonLog('agent');
+      const agent = new Agent({ server, token, dataDir: path.resolve(opts.data), drivers: createDrivers(config, log), log });
       agent.on('connected', (id: string) => process.stdout.write(`agent ${id} connected to ${opts.server}\n`));
       agent.on('fatal', async (err: Error) => {
         process.stderr.write(`benchfleet agent: ${err.message}\n`);
         await agent.stop();
         process.exit(EXIT.auth);
       });
-      agent.start();
+      await agent.start();
       onShutdown(() => agent.stop());
     });
 }

@@ -122,6 +122,7 @@ export function runDetailPage(runId: string): Page {
     }
     const hasMem = measured.some((j) => metric(j, 'peak_rss_mib'));
     const hasEnergy = measured.some((j) => metric(j, 'energy_mj'));
+    const hasFlags = measured.some((j) => j.measurements.some((m) => (m.flags ?? []).length > 0));
     const lat = (j: JobView): MeasurementSummary => metric(j, LATENCY)!;
     const results = table<JobView>([
       { title: 'Device', cell: (j) => h('strong', {}, j.device_name) },
@@ -135,6 +136,7 @@ export function runDetailPage(runId: string): Page {
       { title: 'Samples', numeric: true, cell: (j) => lat(j).count },
       ...(hasMem ? [{ title: 'Peak memory', numeric: true, cell: (j: JobView) => withUnit(metric(j, 'peak_rss_mib'), (m) => m.max) }] : []),
       ...(hasEnergy ? [{ title: 'Energy / iter', numeric: true, cell: (j: JobView) => withUnit(metric(j, 'energy_mj'), (m) => m.median) }] : []),
+      ...(hasFlags ? [{ title: 'Flags', cell: (j: JobView) => h('span', {}, ...[...new Set(j.measurements.flatMap((m) => m.flags ?? []))].map((f) => badge(f, 'amber', `measured while ${f}: not comparable with unflagged results`))) }] : []),
     ], measured, { id: 'results', rowAttrs: (j) => ({ 'data-job-id': j.id }) });
     const envs = measured.filter((j) => j.environment && Object.keys(j.environment).length > 0).map((j) =>
       h('details', { class: 'small' }, h('summary', {}, `Environment — ${j.device_name}`),

@@ -104,7 +104,7 @@ export class AgentSession {
         }
         return;
       case 'job.result': {
-        const outcome = completeJob(db, msg, this.agentId, now, msg.measurements, msg.environment);
+        const outcome = completeJob(db, msg, this.agentId, now, msg.measurements, msg.environment, msg.operators);
         this.send({ type: 'ack', ref: 'job.result', job_id: msg.job_id, attempt: msg.attempt, outcome });
         this.log('job result', { agent: this.agentId, job: msg.job_id, attempt: msg.attempt, outcome });
         if (outcome === 'accepted') this.afterJobEnded(msg.job_id);

@@ -109,21 +109,22 @@ const JOB_SELECT = `SELECT j.*, d.name AS device_name FROM jobs j JOIN devices d
 
 interface JobRow {
   id: string; run_id: string; device_id: string; device_name: string; status: JobStatus; attempt: number; max_attempts: number;
-  error_code: string | null; error_message: string | null; progress: string | null; environment: string | null;
+  error_code: string | null; error_message: string | null; progress: string | null; environment: string | null; operators: string | null;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
 
 function toJobView(db: Db, row: JobRow): JobView {
-  const measurements = db.prepare(
-    `SELECT metric, unit, count, median, p90, p99, mean, stddev, min, max, ci_low, ci_high, mean_ci_half, outliers
+  const measurements = (db.prepare(
+    `SELECT metric, unit, count, median, p90, p99, mean, stddev, min, max, ci_low, ci_high, mean_ci_half, outliers, flags
      FROM measurements WHERE job_id = ? ORDER BY metric`,
-  ).all(row.id) as MeasurementSummary[];
+  ).all(row.id) as (Omit<MeasurementSummary, 'flags'> & { flags: string })[]).map((m) => ({ ...m, flags: JSON.parse(m.flags) as string[] }));
   return {
     id: row.id, run_id: row.run_id, device_id: row.device_id, device_name: row.device_name, status: row.status,
     attempt: row.attempt, max_attempts: row.max_attempts,
     error: row.error_code ? { code: row.error_code as JobErrorCode, message: row.error_message ?? '' } : null,
     progress: row.progress ? (JSON.parse(row.progress) as JobView['progress']) : null,
     environment: row.environment ? (JSON.parse(row.environment) as Record<string, unknown>) : null,
+    operators: row.operators ? (JSON.parse(row.operators) as JobView['operators']) : null,
     created_at: iso(row.created_at)!, started_at: iso(row.started_at), finished_at: iso(row.finished_at), measurements,
   };
 }

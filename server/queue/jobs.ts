@@ -3,7 +3,7 @@
 // current attempt) can move it forward. Backoff arithmetic lives inside the statements.
 import type { Db } from '../db/open.js';
 import { JOB_ERROR_CODES, type JobError, type JobErrorCode } from '../../protocol/errors.js';
-import type { SampleSet } from '../../protocol/agent-messages.js';
+import type { OperatorStat, SampleSet } from '../../protocol/agent-messages.js';
 import { encodeSamples, summarize } from '../stats/summary.js';
 
 export interface JobRef { job_id: string; attempt: number }
@@ -106,33 +106,33 @@ export function renewLeases(db: Db, agentId: string, refs: JobRef[], now: number
  * the raw samples. A resend of an already stored result (same job and attempt) is a duplicate.
  */
 export function completeJob(
-  db: Db, ref: JobRef, agentId: string, now: number, sets: SampleSet[], environment: Record<string, unknown>,
+  db: Db, ref: JobRef, agentId: string, now: number, sets: SampleSet[], environment: Record<string, unknown>, operators?: OperatorStat[],
 ): Outcome {
   return db.transaction((): Outcome => {
     const info = db
       .prepare(
         `UPDATE jobs SET status = 'succeeded', finished_at = @now, lease_owner = NULL, lease_expires_at = NULL,
-           environment = @env, error_code = NULL, error_message = NULL, progress = NULL
+           environment = @env, operators = @operators, error_code = NULL, error_message = NULL, progress = NULL
          WHERE id = @id AND attempt = @attempt AND (
            (lease_owner = @agent AND status IN ('assigned', 'running'))
            -- a late result: the lease expired and the job was requeued, but no new attempt has started
            OR (status = 'queued' AND device_id IN (SELECT id FROM devices WHERE agent_id = @agent)))`,
       )
-      .run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, env: JSON.stringify(environment) });
+      .run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, env: JSON.stringify(environment), operators: operators ? JSON.stringify(operators) : null });
     if (info.changes === 0) {
       const done = db.prepare(`SELECT 1 FROM jobs WHERE id = ? AND attempt = ? AND status = 'succeeded'`).get(ref.job_id, ref.attempt);
       return done ? 'duplicate' : 'stale';
     }
     const insertMeasurement = db.prepare(
       `INSERT INTO measurements (job_id, metric, unit, attempt, count, median, p90, p99, mean, stddev, min, max,
-         ci_low, ci_high, mean_ci_half, outliers, created_at)
+         ci_low, ci_high, mean_ci_half, outliers, flags, created_at)
        VALUES (@job_id, @metric, @unit, @attempt, @count, @median, @p90, @p99, @mean, @stddev, @min, @max,
-         @ci_low, @ci_high, @mean_ci_half, @outliers, @now)`,
+         @ci_low, @ci_high, @mean_ci_half, @outliers, @flags, @now)`,
     );
     const insertSamples = db.prepare(`INSERT INTO samples (job_id, metric, data) VALUES (?, ?, ?)`);
     for (const set of sets) {
       const summary = summarize(set.samples);
-      insertMeasurement.run({ job_id: ref.job_id, metric: set.metric, unit: set.unit, attempt: ref.attempt, now, ...summary });
+      insertMeasurement.run({ job_id: ref.job_id, metric: set.metric, unit: set.unit, attempt: ref.attempt, now, flags: JSON.stringify(set.flags ?? []), ...summary });
       insertSamples.run(ref.job_id, set.metric, encodeSamples(set.samples));
     }
     db.prepare(`UPDATE devices SET consecutive_failures = 0, health = CASE WHEN health = 'unknown' THEN 'good' ELSE health END

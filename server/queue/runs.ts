@@ -5,7 +5,7 @@ import type { ModelStore } from '../models/store.js';
 import type { createRunSchema } from '../../protocol/api.js';
 import type { DeviceView } from '../../protocol/api.js';
 import { BenchfleetError } from '../../protocol/errors.js';
-import { SCHEDULABLE_HEALTHS } from '../../protocol/domain.js';
+import { RUNTIME_FORMATS, SCHEDULABLE_HEALTHS } from '../../protocol/domain.js';
 import { allDevices } from '../farm/views.js';
 import { randomId, type IdGenerator } from '../ids.js';
 import type { z } from 'zod';
@@ -13,7 +13,6 @@ import { refreshRunStatus } from './jobs.js';
 
 type CreateRun = z.infer<typeof createRunSchema>;
 
-const RUNTIME_FORMATS: Record<string, string[]> = { onnxruntime: ['onnx'] };
 
 /**
  * A selector is `*` (every online, healthy device), a device name or id, or labels
@@ -49,7 +48,7 @@ export function selectDevices(devices: DeviceView[], selector: string, runtime: 
 export function createRun(db: Db, models: ModelStore, body: CreateRun, createdBy: string | null, now: number, ids: IdGenerator = randomId): string {
   const model = models.resolve(body.model);
   if (!model) throw new BenchfleetError('not_found', `no model ${body.model}; push it first (benchfleet model push)`);
-  const formats = RUNTIME_FORMATS[body.runtime] ?? [];
+  const formats: readonly string[] = RUNTIME_FORMATS[body.runtime];
   if (!formats.includes(model.format)) {
     throw new BenchfleetError('unsupported_format', `runtime ${body.runtime} cannot run a ${model.format} model`);
   }

@@ -5,7 +5,7 @@ import { seededRng, type Rng } from '../../protocol/random.js';
 import type { MeasurementSummary } from '../../protocol/api.js';
 
 /** The statistics stored with every measurement (the protocol's MeasurementSummary without metric and unit). */
-export type Summary = Omit<MeasurementSummary, 'metric' | 'unit'>;
+export type Summary = Omit<MeasurementSummary, 'metric' | 'unit' | 'flags'>;
 
 /** Quantile of sorted data with linear interpolation between order statistics (Hyndman–Fan type 7). */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {

@@ -54,7 +54,7 @@ export class LinuxDriver implements Driver {
         runner: 'onnxruntime-node',
         ort_version: result.done.ortVersion,
         model_load_ms: round(result.loaded.loadMs),
-        first_run_ms: round(result.done.firstRunMs),
+        first_inference_ms: round(result.done.firstRunMs),
         threads: ctx.job.settings.threads,
         input_shapes: result.loaded.inputs.map((i) => `${i.name}:${i.dtype}[${i.shape.join('x')}]`).join(' '),
         energy_source: e ? e.source : null,

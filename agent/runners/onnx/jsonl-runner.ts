@@ -1,9 +1,12 @@
 // benchfleet's ONNX runner as a standalone program speaking the JSON-lines runner contract, so
 // the same measurement can run where the agent cannot fork its worker (an emulated phone's
 // shell, a custom device). Usage:
-//   node jsonl-runner.js --model M [--warmup 10] [--iterations 100] [--min-duration-ms 0] [--threads 1] [--seed 42]
+//   node jsonl-runner.js --model M [--warmup 10] [--iterations 100] [--min-duration-ms 0] [--threads 1] [--seed 42] [--inputs F]
+// where F holds the run's input overrides as JSON (the `inputs` of the run settings).
 import { parseArgs } from 'node:util';
+import fs from 'node:fs';
 import ort from 'onnxruntime-node';
+import type { InputSpec } from '../../../protocol/domain.js';
 import { formatRecord, type JsonlRecord } from '../jsonl-contract.js';
 import { InputSpecError } from './inputs.js';
 import { createSession, feedsFor, peakRssKib } from './worker.js';
@@ -15,10 +18,11 @@ async function main(): Promise<number> {
     options: {
       model: { type: 'string' }, warmup: { type: 'string', default: '10' }, iterations: { type: 'string', default: '100' },
       'min-duration-ms': { type: 'string', default: '0' }, threads: { type: 'string', default: '1' }, seed: { type: 'string', default: '42' },
+      inputs: { type: 'string' },
     },
   });
   if (!values.model) {
-    emit({ type: 'error', code: 'runner_failed', message: 'usage: jsonl-runner --model FILE [--warmup N] [--iterations N] [--min-duration-ms N] [--threads N]' });
+    emit({ type: 'error', code: 'runner_failed', message: 'usage: jsonl-runner --model FILE [--warmup N] [--iterations N] [--min-duration-ms N] [--threads N] [--seed N] [--inputs inputs.json]' });
     return 2;
   }
   const warmup = Number(values.warmup);
@@ -36,7 +40,8 @@ async function main(): Promise<number> {
   emit({ type: 'env', key: 'model_load_ms', value: Number(process.hrtime.bigint() - loadStart) / 1e6 });
   let feeds: Record<string, ort.Tensor>;
   try {
-    feeds = feedsFor(session, {}, Number(values.seed));
+    const specs = values.inputs ? (JSON.parse(fs.readFileSync(values.inputs, 'utf8')) as Record<string, InputSpec>) : {};
+    feeds = feedsFor(session, specs, Number(values.seed));
   } catch (err) {
     emit({ type: 'error', code: err instanceof InputSpecError ? 'invalid_input_spec' : 'runner_failed', message: (err as Error).message });
     return 1;
@@ -46,12 +51,17 @@ async function main(): Promise<number> {
   emit({ type: 'window', edge: 'start', iterations: 0 });
   const samples: number[] = [];
   const start = process.hrtime.bigint();
+  let lastReport = start;
   for (;;) {
     const t0 = process.hrtime.bigint();
     await session.run(feeds);
     const t1 = process.hrtime.bigint();
     samples.push(Number(t1 - t0) / 1e6);
     if (samples.length >= iterations && t1 - start >= minDurationNs) break;
+    if (t1 - lastReport > 250_000_000n) {
+      lastReport = t1;
+      emit({ type: 'progress', phase: 'measuring', done: samples.length, total: iterations });
+    }
   }
   emit({ type: 'window', edge: 'end', iterations: samples.length });
   emit({ type: 'samples', metric: 'latency_ms', unit: 'ms', values: samples });

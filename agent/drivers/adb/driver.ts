@@ -1,0 +1,305 @@
+// The ADB driver: phones reached through the standard adb server with adbkit, as device farms
+// do. It tracks attach / detach / offline / unauthorized live, describes phones from getprop,
+// and runs a job: cooldown gate, model (and runner binary) pushed once per hash, the runner
+// streamed through the shell with battery power sampled around its timed window, the remote
+// process killed on cancel or timeout, and the job folder removed afterwards.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import adbkit from '@devicefarmer/adbkit';
+import type { DeviceDescriptor, SampleSet } from '../../../protocol/agent-messages.js';
+import { jsonlRecordSchema } from '../../runners/jsonl-contract.js';
+import { parseRunnerOutput, RunnerOutputError, RunnerReportedError } from '../../runners/parsers/index.js';
+import { JOB_ERROR_CODES, type JobErrorCode } from '../../../protocol/errors.js';
+import { JobFailure, type Driver, type JobContext, type JobOutput } from '../driver.js';
+import type { AdbConfig, RunnerProfile } from './config.js';
+import { describePhone } from './describe.js';
+import { Phone, shq, type AdbClient } from './phone.js';
+import { energyPerInferenceMj, PowerSampler, readBattery, readThermal, type ThermalState } from './power.js';
+
+export class AdbDriver implements Driver {
+  readonly name = 'adb' as const;
+  private readonly client: AdbClient;
+  private readonly listeners: (() => void)[] = [];
+  private readonly labels = new Map<string, Record<string, string>>();
+  private tracker: { end(): unknown } | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private lastStates = new Map<string, string>();
+
+  constructor(private readonly config: AdbConfig, private readonly log: (msg: string, extra?: Record<string, unknown>) => void = () => {}) {
+    this.client = adbkit.Adb.createClient({ host: config.host, port: config.port });
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  /** Connects TCP phones and starts tracking the adb server's device list. */
+  async start(): Promise<void> {
+    for (const target of this.config.connect) await this.connect(target);
+    const tracker = await this.client.trackDevices();
+    this.tracker = tracker;
+    const onEvent = (device: { id: string; type: string }) => {
+      this.log('phone state', { serial: device.id, state: device.type });
+      if (device.type !== 'device') this.labels.delete(device.id);
+      this.changed();
+    };
+    tracker.on('add', onEvent);
+    tracker.on('change', onEvent);
+    tracker.on('remove', (device: { id: string }) => { this.labels.delete(device.id); this.log('phone removed', { serial: device.id }); this.changed(); });
+    tracker.on('error', (err: Error) => this.log('adb tracker error', { error: err.message }));
+    // The tracker misses some transitions (a TCP phone dropping to offline); a cheap poll of the
+    // device list backs it up.
+    this.poller = setInterval(() => void this.pollStates(), 2000);
+  }
+
+  private async pollStates(): Promise<void> {
+    try {
+      const list = (await this.client.listDevices()) as { id: string; type: string }[];
+      const now = new Map(list.map((d) => [d.id, d.type]));
+      const same = now.size === this.lastStates.size && [...now].every(([id, type]) => this.lastStates.get(id) === type);
+      this.lastStates = now;
+      if (!same) this.changed();
+    } catch (err) {
+      this.log('adb device poll failed', { error: (err as Error).message });
+    }
+  }
+
+  async connect(target: string): Promise<void> {
+    const [host, port] = target.split(':');
+    try {
+      await this.client.connect(host!, Number(port));
+    } catch (err) {
+      this.log('adb connect failed', { target, error: (err as Error).message });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.poller) clearInterval(this.poller);
+    this.tracker?.end();
+  }
+
+  async discover(): Promise<DeviceDescriptor[]> {
+    const list = (await this.client.listDevices()) as { id: string; type: string }[];
+    const runtimes = Object.keys(this.config.runners);
+    const out: DeviceDescriptor[] = [];
+    for (const d of list) {
+      let labels = this.labels.get(d.id);
+      if (!labels && d.type === 'device') {
+        try {
+          labels = await describePhone(new Phone(this.client, d.id));
+          this.labels.set(d.id, labels);
+        } catch (err) {
+          this.log('could not describe phone', { serial: d.id, error: (err as Error).message });
+        }
+      }
+      const name = `${(labels?.model ?? 'android').replace(/\s+/g, '-')}-${d.id}`;
+      out.push({
+        serial: d.id, name, driver: 'adb', runtimes,
+        labels: { ...(labels ?? { os: 'android' }), adb_state: d.type },
+        // An unauthorized phone stays visible (its jobs fail with a clear code); offline ones are absent.
+        online: d.type === 'device' || d.type === 'unauthorized',
+      });
+    }
+    return out;
+  }
+
+  async run(serial: string, ctx: JobContext): Promise<JobOutput> {
+    const phone = new Phone(this.client, serial);
+    const state = await phone.state();
+    if (state === 'unauthorized') throw new JobFailure('device_unauthorized', `${serial} has not authorized this computer: accept the USB debugging prompt on the phone`);
+    if (state !== 'device') {
+      this.changed(); // let the server know before it assigns the retry here
+      throw new JobFailure('device_unavailable', `${serial} is ${state}`);
+    }
+    const profile = this.config.runners[ctx.job.runtime as keyof AdbConfig['runners']];
+    if (!profile) throw new JobFailure('unsupported_runtime', `no ${ctx.job.runtime} runner is configured for phones (configured: ${Object.keys(this.config.runners).join(', ') || 'none'})`);
+
+    const before = await this.cooldown(phone, ctx);
+    const root = this.config.remoteRoot;
+    const dir = `${root}/jobs/${ctx.job.job_id}-${ctx.job.attempt}`;
+    const model = await this.pushCached(phone, ctx.modelPath, ctx.job.model.sha256, 'models', ctx);
+    const runner = profile.binary ? await this.pushCached(phone, profile.binary, await sha256File(profile.binary), 'bin', ctx) : null;
+    await phone.run(`mkdir -p ${shq(dir)}`);
+    try {
+      return await this.measure(phone, ctx, profile, { dir, model, runner, before });
+    } finally {
+      await phone.exec(`rm -rf ${shq(dir)}`).catch(() => {});
+    }
+  }
+
+  /** Waits until the hottest thermal zone is below the threshold, or fails with device_too_hot. */
+  private async cooldown(phone: Phone, ctx: JobContext): Promise<ThermalState> {
+    const { maxStartCelsius, maxWaitMs, pollMs } = this.config.thermal;
+    const started = Date.now();
+    for (;;) {
+      const t = await readThermal(phone);
+      if (t.maxCelsius === null || t.maxCelsius < maxStartCelsius) return t;
+      if (Date.now() - started >= maxWaitMs) {
+        throw new JobFailure('device_too_hot', `${phone.serial} stayed at ${t.maxCelsius.toFixed(1)} °C, above ${maxStartCelsius} °C, for ${Math.round(maxWaitMs / 1000)} s`);
+      }
+      ctx.log('waiting for the phone to cool down', { celsius: t.maxCelsius, threshold: maxStartCelsius });
+      ctx.progress({ phase: 'preparing', done: 0, total: 1 });
+      await sleep(pollMs, ctx.signal);
+    }
+  }
+
+  /** Pushes a file once per content hash; later jobs reuse it after checking the hash on the phone. */
+  private async pushCached(phone: Phone, local: string, sha256: string, kind: string, ctx: JobContext): Promise<string> {
+    const remote = `${this.config.remoteRoot}/${kind}/${sha256}`;
+    const check = await phone.exec(`[ -f ${shq(remote)} ] && (sha256sum ${shq(remote)} 2>/dev/null || echo nosum)`);
+    if (check.exitCode === 0 && (check.output.startsWith(sha256) || check.output.trim() === 'nosum')) return remote;
+    ctx.progress({ phase: 'fetching', done: 0, total: fs.statSync(local).size });
+    await phone.run(`mkdir -p ${shq(`${this.config.remoteRoot}/${kind}`)}`);
+    const partial = `${remote}.part`;
+    try {
+      await phone.push(local, partial, kind === 'bin' ? 0o755 : 0o644);
+      await phone.run(`mv ${shq(partial)} ${shq(remote)}`);
+    } catch (err) {
+      await phone.exec(`rm -f ${shq(partial)}`).catch(() => {});
+      throw err;
+    }
+    return remote;
+  }
+
+  private async measure(
+    phone: Phone, ctx: JobContext, profile: RunnerProfile,
+    where: { dir: string; model: string; runner: string | null; before: ThermalState },
+  ): Promise<JobOutput> {
+    const { settings } = ctx.job;
+    const command = profile.command.replace(/\{(\w+)\}/g, (whole, key: string) => {
+      const values: Record<string, string | number | null> = {
+        model: where.model, dir: where.dir, runner: where.runner, warmup: settings.warmup, iterations: settings.iterations,
+        min_duration_ms: settings.min_duration_ms, threads: settings.threads, seed: settings.seed, inputs: `${where.dir}/inputs.json`,
+      };
+      const v = values[key];
+      return v === undefined || v === null ? whole : String(v);
+    });
+    const hasOverrides = Object.keys(settings.inputs).length > 0;
+    if (hasOverrides && !profile.command.includes('{inputs}')) {
+      throw new JobFailure('invalid_input_spec', `the ${ctx.job.runtime} runner command on phones takes no input overrides (no {inputs} placeholder)`);
+    }
+    if (profile.command.includes('{inputs}')) {
+      const local = path.join(os.tmpdir(), `benchfleet-inputs-${ctx.job.job_id}-${ctx.job.attempt}.json`);
+      fs.writeFileSync(local, JSON.stringify(settings.inputs));
+      try {
+        await phone.push(local, `${where.dir}/inputs.json`, 0o644);
+      } finally {
+        fs.rmSync(local, { force: true });
+      }
+    }
+    const battery = await readBattery(phone).catch(() => null);
+    const sampler = battery ? new PowerSampler(phone, battery.dir, this.config.energy.sampleHz) : null;
+    await sampler?.start();
+    const baselineStart = performance.now();
+    if (sampler) await sleep(this.config.energy.baselineMs, ctx.signal);
+    const baselineEnd = performance.now();
+
+    const lines: string[] = [];
+    let windowStart: number | null = null;
+    let windowEnd: number | null = null;
+    const pidFile = `${where.dir}/pid`;
+    const handle = await phone.stream(`cd ${shq(where.dir)} && sh -c ${shq(`echo $$ > ${pidFile}; exec ${command}`)} 2>&1`, (line) => {
+      lines.push(line);
+      if (!line.startsWith('{')) return;
+      const rec = jsonlRecordSchema.safeParse(safeJson(line));
+      if (!rec.success) return;
+      if (rec.data.type === 'window') {
+        if (rec.data.edge === 'start') windowStart = performance.now();
+        else windowEnd = performance.now();
+      } else if (rec.data.type === 'progress') {
+        ctx.progress({ phase: rec.data.phase, done: rec.data.done, total: rec.data.total });
+      }
+    });
+    const runStart = performance.now();
+    const kill = () => {
+      void phone.exec(`p=$(cat ${shq(pidFile)} 2>/dev/null); [ -n "$p" ] && { pkill -9 -P $p 2>/dev/null; kill -9 $p 2>/dev/null; }; true`).catch(() => {})
+        .finally(() => handle.stop());
+    };
+    ctx.signal.addEventListener('abort', kill, { once: true });
+    let result;
+    try {
+      result = await handle.done;
+    } catch (err) {
+      if (ctx.signal.aborted) throw new JobFailure('canceled', 'aborted');
+      throw err;
+    } finally {
+      ctx.signal.removeEventListener('abort', kill);
+      sampler?.stop();
+    }
+    if (ctx.signal.aborted) throw new JobFailure('canceled', 'aborted');
+    const runEnd = performance.now();
+    const after = await readThermal(phone).catch(() => null);
+    const output = lines.join('\n');
+
+    let parsed;
+    try {
+      parsed = parseRunnerOutput(profile.parser, output);
+    } catch (err) {
+      if (err instanceof RunnerReportedError) {
+        const code = (Object.hasOwn(JOB_ERROR_CODES, err.code) ? err.code : 'runner_failed') as JobErrorCode;
+        throw new JobFailure(code, err.message);
+      }
+      if (result.exitCode !== 0) throw new JobFailure('runner_failed', `the runner exited ${result.exitCode}: ${tail(output)}`);
+      if (err instanceof RunnerOutputError) throw new JobFailure('output_unparseable', err.message);
+      throw err;
+    }
+    if (result.exitCode !== 0) throw new JobFailure('runner_failed', `the runner exited ${result.exitCode}: ${tail(output)}`);
+
+    const measurements: SampleSet[] = parsed.measurements.map((m) => ({ ...m }));
+    const threshold = this.config.thermal.maxStartCelsius;
+    const throttled = Boolean(after && (
+      (where.before.minFreqKhz !== null && after.minFreqKhz !== null && after.minFreqKhz < where.before.minFreqKhz * 0.9) ||
+      (after.maxCelsius !== null && after.maxCelsius >= threshold)));
+    if (throttled) for (const m of measurements) m.flags = [...(m.flags ?? []), 'throttled'];
+    const environment: JobOutput['environment'] = {
+      ...parsed.environment,
+      runner_parser: profile.parser,
+      temp_c_before: where.before.maxCelsius, temp_c_after: after?.maxCelsius ?? null,
+      cpu_freq_mhz_before: where.before.avgFreqKhz === null ? null : Math.round(where.before.avgFreqKhz / 1000),
+      cpu_freq_mhz_after: after?.avgFreqKhz == null ? null : Math.round(after.avgFreqKhz / 1000),
+      throttled, battery_level: battery?.level ?? null, battery_status: battery?.status ?? null, charging: battery?.charging ?? null,
+    };
+    if (sampler) {
+      environment.power_samples = sampler.samples.length;
+      const window = windowStart !== null && windowEnd !== null ? ([windowStart, windowEnd] as [number, number]) : null;
+      const iterations = measurements.find((m) => m.metric === 'latency_ms')?.samples.length ?? 0;
+      // Energy per inference needs the timed window's edges (JSON-lines runners print them); for
+      // other runners only the whole run's energy is known, which includes loading and warm-up.
+      const mj = window ? energyPerInferenceMj(sampler.samples, [baselineStart, baselineEnd], window, iterations) : null;
+      if (mj !== null) {
+        measurements.push({ metric: 'energy_mj', unit: 'mJ', samples: [mj], flags: battery?.charging ? ['charging'] : [] });
+      } else {
+        const whole = energyPerInferenceMj(sampler.samples, [baselineStart, baselineEnd], [runStart, runEnd], 1);
+        if (whole !== null) environment.energy_whole_run_mj = Math.round(whole * 1000) / 1000;
+      }
+    }
+    return { measurements, environment, operators: parsed.operators };
+  }
+}
+
+function safeJson(line: string): unknown {
+  try { return JSON.parse(line); } catch { return null; }
+}
+
+function tail(text: string): string {
+  return text.trim().split('\n').slice(-5).join(' | ').slice(-800);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

@@ -1,0 +1,95 @@
+// Measures the CPU time really consumed by the processes the phone started: every shell
+// process and all its descendants (found through /proc/<pid>/task/<tid>/children), including
+// ones that outlive their shell. Each sample sums utime+stime+cutime+cstime from
+// /proc/<pid>/stat; when a member is reaped by a tracked parent its time moves into the
+// parent's cutime/cstime, so its last known total is subtracted to avoid counting it twice.
+import fs from 'node:fs';
+
+/** Kernel clock ticks per second (USER_HZ), 100 on every mainstream Linux build. */
+const CLOCK_TICKS = 100;
+
+interface ProcStat { ppid: number; startTime: string; totalTicks: number }
+
+export function readProcStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const num = (i: number) => Number(fields[i] ?? 0);
+  // fields[0] is field 3 (state): ppid=4, utime=14, stime=15, cutime=16, cstime=17, starttime=22.
+  return { ppid: num(1), startTime: fields[19] ?? '', totalTicks: num(11) + num(12) + num(13) + num(14) };
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      for (const word of fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) {
+        const child = Number(word);
+        if (child > 0) out.push(child);
+      }
+    } catch {
+      // thread ended
+    }
+  }
+  return out;
+}
+
+interface Member { ppid: number; startTime: string; totalTicks: number }
+
+export class CpuMeter {
+  private members = new Map<number, Member>();
+
+  /** Starts following a process the phone spawned (and, from now on, its descendants). */
+  track(pid: number): void {
+    if (this.members.has(pid)) return;
+    const stat = readProcStat(pid);
+    // Counted from zero: the whole life of a new process is work done on the phone.
+    this.members.set(pid, { ppid: stat?.ppid ?? 0, startTime: stat?.startTime ?? '', totalTicks: 0 });
+  }
+
+  /** Live processes on the phone. */
+  pids(): number[] {
+    return [...this.members.keys()];
+  }
+
+  /** CPU seconds consumed by the phone's processes since the previous sample. */
+  sample(): number {
+    let deltaTicks = 0;
+    const seen = new Map<number, Member>();
+    const queue = [...this.members.keys()];
+    const queued = new Set(queue);
+    for (let i = 0; i < queue.length; i++) {
+      const pid = queue[i]!;
+      const stat = readProcStat(pid);
+      if (!stat) continue;
+      const known = this.members.get(pid);
+      if (known && known.startTime && stat.startTime !== known.startTime) continue; // pid reused: ours is gone
+      deltaTicks += stat.totalTicks - (known?.totalTicks ?? 0);
+      seen.set(pid, { ppid: stat.ppid, startTime: stat.startTime, totalTicks: stat.totalTicks });
+      for (const child of childrenOf(pid)) {
+        if (!queued.has(child)) {
+          queued.add(child);
+          queue.push(child);
+        }
+      }
+    }
+    for (const [pid, gone] of this.members) {
+      if (seen.has(pid)) continue;
+      // Reaped by a tracked parent: its final total is now inside the parent's cutime/cstime.
+      if (this.members.has(gone.ppid) || seen.has(gone.ppid)) deltaTicks -= gone.totalTicks;
+    }
+    this.members = seen;
+    return Math.max(0, deltaTicks) / CLOCK_TICKS;
+  }
+}
