@@ -60,3 +60,28 @@ test('benchfleet up: first start prints a token once; a second start reuses data
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('benchfleet up --demo-phone adds an emulated phone that runs models', { timeout: 90_000 }, async () => {
+  const dataDir = tempDir('demo');
+  const child = spawn(process.execPath, [cliBin, 'up', '--port', '0', '--data', dataDir, '--demo-phone'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.resume();
+  const s: Started = { child, stdout: () => out };
+  try {
+    await waitFor('the demo phone in the farm', async () => {
+      if (!out.includes('local agent connected')) return false;
+      const list = await runCli(['device', 'list', '--json'], { BENCHFLEET_DATA: dataDir });
+      return list.code === 0 && (JSON.parse(list.stdout) as { driver: string; state: string }[]).some((d) => d.driver === 'adb' && d.state === 'idle');
+    }, 40_000, 500);
+    const model = path.join(path.dirname(cliBin), '..', 'examples/models/kws-cnn-int8.onnx');
+    assert.equal((await runCli(['model', 'push', model, '--family', 'kws', '--variant', 'int8'], { BENCHFLEET_DATA: dataDir })).code, 0);
+    const run = await runCli(['run', 'submit', '--model', 'kws:int8', '--device', 'os=android', '--iterations', '50', '--min-duration', '2s', '--wait'], { BENCHFLEET_DATA: dataDir });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Demo-Phone-\S+\s+succeeded/);
+    assert.match(run.stdout, /mJ/, 'battery energy per inference');
+  } finally {
+    await stop(s);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});

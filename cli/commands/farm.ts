@@ -12,8 +12,8 @@ export function registerFarmCommands(program: Command, env: CommandEnv): void {
     const page = await api.request<Page<DeviceView>>('GET', '/devices?limit=500');
     if (json) return print(page.items);
     if (page.items.length === 0) return print('no devices yet: start an agent (benchfleet up starts one for this machine)');
-    print(table(['NAME', 'DRIVER', 'AGENT', 'STATE', 'HEALTH', 'RUNTIMES', 'CPU'],
-      page.items.map((d) => [d.name, d.driver, d.agent_name, d.state, d.health, d.runtimes.join(','), d.labels.cpu ?? d.labels.board])));
+    print(table(['NAME', 'DRIVER', 'AGENT', 'STATE', 'HEALTH', 'RUNTIMES', 'CPU / SOC'],
+      page.items.map((d) => [d.name, d.driver, d.agent_name, d.state, d.health, d.runtimes.join(','), d.labels.cpu ?? d.labels.soc ?? d.labels.board])));
   }));
   device.command('show <name>').description('show one device with all its labels').action(env.wrap(async ({ api, json, print }, name: string) => {
     const d = await api.request<DeviceView>('GET', `/devices/${encodeURIComponent(name)}`);

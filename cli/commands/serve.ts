@@ -8,9 +8,12 @@ import { Agent } from '../../agent/agent.js';
 import { LinuxDriver } from '../../agent/drivers/linux/driver.js';
 import { createDrivers, loadAgentConfig, type AgentConfig } from '../../agent/config.js';
 import { adbConfigSchema } from '../../agent/drivers/adb/config.js';
+import { AdbDriver } from '../../agent/drivers/adb/driver.js';
+import type { Driver } from '../../agent/drivers/driver.js';
+import { startDemoPhone, type DemoPhone } from '../demo-phone.js';
 import { CREDENTIALS_FILE, CliError, EXIT } from '../client.js';
 
-interface ServeOptions { port: string; host: string; data: string; agent?: boolean; sysfsRoot?: string }
+interface ServeOptions { port: string; host: string; data: string; agent?: boolean; sysfsRoot?: string; demoPhone?: boolean }
 
 function port(text: string): number {
   const n = Number(text);
@@ -51,6 +54,7 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
     out.write(`admin token: see ${credentialsFile}\n`);
   }
   let agent: Agent | null = null;
+  let demo: DemoPhone | null = null;
   if (withAgent) {
     const identityFile = path.join(dataDir, 'local-agent.json');
     let identity: { agent_id: string; token: string };
@@ -61,10 +65,14 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
       identity = { agent_id: created.agentId, token: created.token };
       writePrivateJson(identityFile, identity);
     }
-    agent = new Agent({
-      server: server.url, token: identity.token, dataDir: path.join(dataDir, 'agent'),
-      drivers: [new LinuxDriver({ sysfsRoot: opts.sysfsRoot })], log: jsonLog('agent'),
-    });
+    const log = jsonLog('agent');
+    const drivers: Driver[] = [new LinuxDriver({ sysfsRoot: opts.sysfsRoot })];
+    if (opts.demoPhone) {
+      demo = await startDemoPhone(dataDir);
+      drivers.push(new AdbDriver(demo.adb, log));
+      out.write(`demo phone: an emulated Android phone on ${demo.adb.connect[0]} behind a private adb server (port ${demo.adb.port})\n`);
+    }
+    agent = new Agent({ server: server.url, token: identity.token, dataDir: path.join(dataDir, 'agent'), drivers, log });
     agent.on('connected', () => out.write('local agent connected; this machine is a linux device in the farm\n'));
     agent.on('fatal', (err: Error) => process.stderr.write(`local agent: ${err.message}\n`));
     await agent.start();
@@ -72,6 +80,7 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
   out.write(`try: npx benchfleet model push examples/models/kws-cnn-fp32.onnx --family kws-cnn --variant fp32\n`);
   onShutdown(async () => {
     await agent?.stop();
+    await demo?.stop();
     await server.close();
   });
 }
@@ -85,6 +94,7 @@ export function registerServeCommands(program: Command): void {
     .option('--data <dir>', 'data folder (SQLite database, models, credentials)', process.env.BENCHFLEET_DATA ?? 'data');
   serverCommand('up', 'start the server and a local agent for this machine (the quick start)')
     .option('--sysfs-root <dir>', 'read sysfs/procfs under this root (for testing)')
+    .option('--demo-phone', 'also start an emulated Android phone (needs Debian\'s adb) so the farm has a phone')
     .action((opts: ServeOptions) => serve(opts, true));
   serverCommand('server', 'start only the server (agents connect to it over WebSocket)')
     .action((opts: ServeOptions) => serve(opts, false));

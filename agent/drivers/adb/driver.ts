@@ -274,6 +274,8 @@ export class AdbDriver implements Driver {
       const mj = window ? energyPerInferenceMj(sampler.samples, [baselineStart, baselineEnd], window, iterations) : null;
       if (mj !== null) {
         measurements.push({ metric: 'energy_mj', unit: 'mJ', samples: [mj], flags: battery?.charging ? ['charging'] : [] });
+      } else if (window) {
+        environment.energy_skipped = `the timed window (${Math.round(window[1] - window[0])} ms) held too few power samples at ${this.config.energy.sampleHz} Hz; give --min-duration of a few seconds`;
       } else {
         const whole = energyPerInferenceMj(sampler.samples, [baselineStart, baselineEnd], [runStart, runEnd], 1);
         if (whole !== null) environment.energy_whole_run_mj = Math.round(whole * 1000) / 1000;

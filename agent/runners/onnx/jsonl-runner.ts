@@ -60,7 +60,9 @@ async function main(): Promise<number> {
     if (samples.length >= iterations && t1 - start >= minDurationNs) break;
     if (t1 - lastReport > 250_000_000n) {
       lastReport = t1;
-      emit({ type: 'progress', phase: 'measuring', done: samples.length, total: iterations });
+      const elapsed = t1 - start;
+      const projected = elapsed < minDurationNs ? Math.ceil((samples.length * Number(minDurationNs)) / Number(elapsed)) : samples.length;
+      emit({ type: 'progress', phase: 'measuring', done: samples.length, total: Math.max(iterations, projected) });
     }
   }
   emit({ type: 'window', edge: 'end', iterations: samples.length });
