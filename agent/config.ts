@@ -3,13 +3,19 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { describeZodError } from '../protocol/errors.js';
-import { adbConfigSchema } from './drivers/adb/config.js';
+import { adbConfigSchema, runnerProfileSchema } from './drivers/adb/config.js';
+import { RUNTIMES } from '../protocol/domain.js';
 import { AdbDriver } from './drivers/adb/driver.js';
 import type { Driver } from './drivers/driver.js';
 import { LinuxDriver } from './drivers/linux/driver.js';
 
 export const agentConfigSchema = z.strictObject({
-  linux: z.union([z.literal(false), z.strictObject({ name: z.string().optional(), sysfsRoot: z.string().optional() })]).default({}),
+  linux: z.union([z.literal(false), z.strictObject({
+    name: z.string().optional(),
+    sysfsRoot: z.string().optional(),
+    /** Runner commands per runtime on this host, e.g. tflite → benchmark_model (same shape as adb.runners). */
+    runners: z.partialRecord(z.enum(RUNTIMES), runnerProfileSchema).optional(),
+  })]).default({}),
   adb: adbConfigSchema.optional(),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
@@ -29,7 +35,7 @@ export function loadAgentConfig(file: string | undefined): AgentConfig {
 
 export function createDrivers(config: AgentConfig, log: (msg: string, extra?: Record<string, unknown>) => void): Driver[] {
   const drivers: Driver[] = [];
-  if (config.linux !== false) drivers.push(new LinuxDriver({ deviceName: config.linux.name, sysfsRoot: config.linux.sysfsRoot }));
+  if (config.linux !== false) drivers.push(new LinuxDriver({ deviceName: config.linux.name, sysfsRoot: config.linux.sysfsRoot, runners: config.linux.runners }));
   if (config.adb) drivers.push(new AdbDriver(config.adb, log));
   return drivers;
 }

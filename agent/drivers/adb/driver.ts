@@ -9,9 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import adbkit from '@devicefarmer/adbkit';
 import type { DeviceDescriptor, SampleSet } from '../../../protocol/agent-messages.js';
-import { jsonlRecordSchema } from '../../runners/jsonl-contract.js';
-import { parseRunnerOutput, RunnerOutputError, RunnerReportedError } from '../../runners/parsers/index.js';
-import { JOB_ERROR_CODES, type JobErrorCode } from '../../../protocol/errors.js';
+import { expandCommand, RunnerWatcher } from '../../runners/command.js';
 import { JobFailure, type Driver, type JobContext, type JobOutput } from '../driver.js';
 import type { AdbConfig, RunnerProfile } from './config.js';
 import { describePhone } from './describe.js';
@@ -172,14 +170,7 @@ export class AdbDriver implements Driver {
     where: { dir: string; model: string; runner: string | null; before: ThermalState },
   ): Promise<JobOutput> {
     const { settings } = ctx.job;
-    const command = profile.command.replace(/\{(\w+)\}/g, (whole, key: string) => {
-      const values: Record<string, string | number | null> = {
-        model: where.model, dir: where.dir, runner: where.runner, warmup: settings.warmup, iterations: settings.iterations,
-        min_duration_ms: settings.min_duration_ms, threads: settings.threads, seed: settings.seed, inputs: `${where.dir}/inputs.json`,
-      };
-      const v = values[key];
-      return v === undefined || v === null ? whole : String(v);
-    });
+    const command = expandCommand(profile.command, settings, { model: where.model, dir: where.dir, runner: where.runner, inputs: `${where.dir}/inputs.json` });
     const hasOverrides = Object.keys(settings.inputs).length > 0;
     if (hasOverrides && !profile.command.includes('{inputs}')) {
       throw new JobFailure('invalid_input_spec', `the ${ctx.job.runtime} runner command on phones takes no input overrides (no {inputs} placeholder)`);
@@ -200,22 +191,9 @@ export class AdbDriver implements Driver {
     if (sampler) await sleep(this.config.energy.baselineMs, ctx.signal);
     const baselineEnd = performance.now();
 
-    const lines: string[] = [];
-    let windowStart: number | null = null;
-    let windowEnd: number | null = null;
+    const watcher = new RunnerWatcher(ctx.progress);
     const pidFile = `${where.dir}/pid`;
-    const handle = await phone.stream(`cd ${shq(where.dir)} && sh -c ${shq(`echo $$ > ${pidFile}; exec ${command}`)} 2>&1`, (line) => {
-      lines.push(line);
-      if (!line.startsWith('{')) return;
-      const rec = jsonlRecordSchema.safeParse(safeJson(line));
-      if (!rec.success) return;
-      if (rec.data.type === 'window') {
-        if (rec.data.edge === 'start') windowStart = performance.now();
-        else windowEnd = performance.now();
-      } else if (rec.data.type === 'progress') {
-        ctx.progress({ phase: rec.data.phase, done: rec.data.done, total: rec.data.total });
-      }
-    });
+    const handle = await phone.stream(`cd ${shq(where.dir)} && sh -c ${shq(`echo $$ > ${pidFile}; exec ${command}`)} 2>&1`, (line) => watcher.line(line));
     const runStart = performance.now();
     const kill = () => {
       void phone.exec(`p=$(cat ${shq(pidFile)} 2>/dev/null); [ -n "$p" ] && { pkill -9 -P $p 2>/dev/null; kill -9 $p 2>/dev/null; }; true`).catch(() => {})
@@ -235,21 +213,7 @@ export class AdbDriver implements Driver {
     if (ctx.signal.aborted) throw new JobFailure('canceled', 'aborted');
     const runEnd = performance.now();
     const after = await readThermal(phone).catch(() => null);
-    const output = lines.join('\n');
-
-    let parsed;
-    try {
-      parsed = parseRunnerOutput(profile.parser, output);
-    } catch (err) {
-      if (err instanceof RunnerReportedError) {
-        const code = (Object.hasOwn(JOB_ERROR_CODES, err.code) ? err.code : 'runner_failed') as JobErrorCode;
-        throw new JobFailure(code, err.message);
-      }
-      if (result.exitCode !== 0) throw new JobFailure('runner_failed', `the runner exited ${result.exitCode}: ${tail(output)}`);
-      if (err instanceof RunnerOutputError) throw new JobFailure('output_unparseable', err.message);
-      throw err;
-    }
-    if (result.exitCode !== 0) throw new JobFailure('runner_failed', `the runner exited ${result.exitCode}: ${tail(output)}`);
+    const parsed = watcher.finish(profile.parser, result.exitCode);
 
     const measurements: SampleSet[] = parsed.measurements.map((m) => ({ ...m }));
     const threshold = this.config.thermal.maxStartCelsius;
@@ -267,7 +231,7 @@ export class AdbDriver implements Driver {
     };
     if (sampler) {
       environment.power_samples = sampler.samples.length;
-      const window = windowStart !== null && windowEnd !== null ? ([windowStart, windowEnd] as [number, number]) : null;
+      const window = watcher.window;
       const iterations = measurements.find((m) => m.metric === 'latency_ms')?.samples.length ?? 0;
       // Energy per inference needs the timed window's edges (JSON-lines runners print them); for
       // other runners only the whole run's energy is known, which includes loading and warm-up.
@@ -283,14 +247,6 @@ export class AdbDriver implements Driver {
     }
     return { measurements, environment, operators: parsed.operators };
   }
-}
-
-function safeJson(line: string): unknown {
-  try { return JSON.parse(line); } catch { return null; }
-}
-
-function tail(text: string): string {
-  return text.trim().split('\n').slice(-5).join(' | ').slice(-800);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -9,40 +9,61 @@ import { JobFailure, type Driver, type JobContext, type JobOutput } from '../dri
 import { describeHost } from './describe.js';
 import { createEnergyMeter, type EnergyReading } from './energy.js';
 import { Sysfs, thermalSnapshot } from './sysfs.js';
+import { runLocalCommand } from './command-runner.js';
+import type { RunnerProfile } from '../adb/config.js';
 
 const WORKER = fileURLToPath(new URL('../../runners/onnx/worker.js', import.meta.url));
 
-export interface LinuxDriverOptions { sysfsRoot?: string; deviceName?: string; serial?: string }
+export interface LinuxDriverOptions {
+  sysfsRoot?: string | undefined;
+  deviceName?: string | undefined;
+  serial?: string;
+  /** Runner commands per runtime (benchmark_model, llama-bench…); onnxruntime defaults to the built-in worker. */
+  runners?: Partial<Record<string, RunnerProfile>> | undefined;
+}
 
 export class LinuxDriver implements Driver {
   readonly name = 'linux' as const;
   private readonly sys: Sysfs;
   private readonly serial: string;
   private readonly deviceName: string;
+  private readonly runners: Partial<Record<string, RunnerProfile>>;
 
   constructor(opts: LinuxDriverOptions = {}) {
+    this.runners = opts.runners ?? {};
     this.sys = new Sysfs(opts.sysfsRoot ?? '/');
     this.serial = opts.serial ?? `host:${os.hostname()}`;
     this.deviceName = opts.deviceName ?? os.hostname();
   }
 
   async discover(): Promise<DeviceDescriptor[]> {
-    return [{ serial: this.serial, name: this.deviceName, driver: 'linux', labels: describeHost(this.sys), runtimes: ['onnxruntime'], online: true }];
+    return [{ serial: this.serial, name: this.deviceName, driver: 'linux', labels: describeHost(this.sys), runtimes: [...new Set(['onnxruntime', ...Object.keys(this.runners)])], online: true }];
   }
 
   async run(serial: string, ctx: JobContext): Promise<JobOutput> {
     if (serial !== this.serial) throw new JobFailure('device_unavailable', `this agent has no linux device ${serial}`);
-    if (ctx.job.runtime !== 'onnxruntime') throw new JobFailure('unsupported_runtime', `the linux driver has no ${ctx.job.runtime} runner`);
+    const profile = this.runners[ctx.job.runtime];
+    if (!profile && ctx.job.runtime !== 'onnxruntime') throw new JobFailure('unsupported_runtime', `this host has no ${ctx.job.runtime} runner configured`);
     const before = thermalSnapshot(this.sys);
     const meter = createEnergyMeter(this.sys);
     let energy: EnergyReading | null = null;
     let windowIterations = 0;
-    const result = await runWorker(ctx, {
-      onWindow: (edge, iterations) => {
-        if (edge === 'start') meter?.start();
-        else { energy = meter?.stop() ?? null; windowIterations = iterations; }
-      },
-    });
+    const onWindow = (edge: 'start' | 'end', iterations: number) => {
+      if (edge === 'start') meter?.start();
+      else { energy = meter?.stop() ?? null; windowIterations = iterations; }
+    };
+    if (profile) {
+      const parsed = await runLocalCommand(ctx, profile, onWindow);
+      const after = thermalSnapshot(this.sys);
+      const e = energy as EnergyReading | null;
+      const measurements = [...parsed.measurements];
+      if (e && windowIterations > 0) measurements.push({ metric: 'energy_mj', unit: 'mJ', samples: [e.totalUj / 1000 / windowIterations] });
+      return {
+        measurements, operators: parsed.operators,
+        environment: { ...parsed.environment, runner_parser: profile.parser, energy_source: e ? e.source : null, ...snapshotEnv(before, after) },
+      };
+    }
+    const result = await runWorker(ctx, { onWindow });
     const after = thermalSnapshot(this.sys);
     const measurements: JobOutput['measurements'] = [{ metric: 'latency_ms', unit: 'ms', samples: result.done.samplesMs }];
     if (result.done.peakRssKib !== null) measurements.push({ metric: 'peak_rss_mib', unit: 'MiB', samples: [result.done.peakRssKib / 1024] });
@@ -58,17 +79,25 @@ export class LinuxDriver implements Driver {
         threads: ctx.job.settings.threads,
         input_shapes: result.loaded.inputs.map((i) => `${i.name}:${i.dtype}[${i.shape.join('x')}]`).join(' '),
         energy_source: e ? e.source : null,
-        cpu_freq_mhz_before: before.cpu_freq_mhz_avg,
-        cpu_freq_mhz_after: after.cpu_freq_mhz_avg,
-        temp_c_before: before.temp_c_max,
-        temp_c_after: after.temp_c_max,
-        throttled: before.cpu_freq_mhz_min !== null && after.cpu_freq_mhz_min !== null && after.cpu_freq_mhz_min < before.cpu_freq_mhz_min * 0.9,
+        ...snapshotEnv(before, after),
       },
     };
   }
 }
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;
+
+type Snapshot = ReturnType<typeof thermalSnapshot>;
+
+function snapshotEnv(before: Snapshot, after: Snapshot): Record<string, number | boolean | null> {
+  return {
+    cpu_freq_mhz_before: before.cpu_freq_mhz_avg,
+    cpu_freq_mhz_after: after.cpu_freq_mhz_avg,
+    temp_c_before: before.temp_c_max,
+    temp_c_after: after.temp_c_max,
+    throttled: before.cpu_freq_mhz_min !== null && after.cpu_freq_mhz_min !== null && after.cpu_freq_mhz_min < before.cpu_freq_mhz_min * 0.9,
+  };
+}
 
 interface WorkerResult {
   loaded: Extract<WorkerMessage, { type: 'loaded' }>;
