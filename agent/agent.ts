@@ -201,6 +201,7 @@ export class Agent extends EventEmitter {
   private async execute(job: JobAssignment): Promise<void> {
     const existing = this.active.get(job.job_id);
     if (existing && existing.job.attempt === job.attempt) return;
+    const receivedAt = performance.now();
     const controller = new AbortController();
     this.active.set(job.job_id, { job, controller });
     const timer = setTimeout(() => controller.abort('timeout'), job.settings.timeout_ms);
@@ -222,7 +223,7 @@ export class Agent extends EventEmitter {
       const model = await this.cache.get(job.model.sha256, controller.signal);
       log('model ready', { cached: model.cached });
       progress({ phase: 'preparing', done: 0, total: 1 });
-      const output = await driver.run(job.device_serial, { job, modelPath: model.path, signal: controller.signal, progress, log });
+      const output = await driver.run(job.device_serial, { job, modelPath: model.path, signal: controller.signal, progress, log, receivedAt, timings: {} });
       final = { type: 'job.result', ...ref, measurements: output.measurements, environment: output.environment, ...(output.operators ? { operators: output.operators } : {}) };
       log('job finished');
     } catch (err) {

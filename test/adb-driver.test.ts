@@ -169,7 +169,10 @@ test('unplugging a phone mid-job fails the job as retryable; the phone comes bac
   await phone.start();
   await adb.adb(['connect', `127.0.0.1:${phones.main!.port}`]);
   await waitFor('the phone back online', async () => (await deviceOf('main'))?.state !== 'offline', 40_000);
-  const done = await finished(jobId, 60_000);
-  assert.equal(done.status, 'succeeded');
+  const done = await waitFor('the retry to finish', async () => {
+    const j = (await farm.api<JobView>('GET', `/jobs/${jobId}`)).body;
+    return ['succeeded', 'failed', 'timed_out'].includes(j.status) ? j : null;
+  }, 60_000);
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
   assert.equal(done.attempt, 2);
 });

@@ -12,6 +12,10 @@ export interface JobContext {
   /** Aborted on cancel or timeout; drivers must stop the work and release the device. */
   signal: AbortSignal;
   progress(p: JobProgress): void;
+  /** performance.now() when the agent received the assignment. */
+  receivedAt?: number;
+  /** Timings the driver measured (e.g. agent_overhead_ms), added to the job's environment. */
+  timings: Record<string, number>;
   log(msg: string, extra?: Record<string, unknown>): void;
 }
 

@@ -14,7 +14,9 @@ import { JobFailure, type Driver, type JobContext, type JobOutput } from '../dri
 import type { AdbConfig, RunnerProfile } from './config.js';
 import { describePhone } from './describe.js';
 import { Phone, shq, type AdbClient } from './phone.js';
-import { energyPerInferenceMj, PowerSampler, readBattery, readThermal, type ThermalState } from './power.js';
+import { BATTERY_COMMAND, energyPerInferenceMj, parseBattery, PowerSampler, readThermal, type BatteryInfo, type ThermalState } from './power.js';
+
+const BASELINE_SETTLE_MS = 200;
 
 export class AdbDriver implements Driver {
   readonly name = 'adb' as const;
@@ -108,6 +110,16 @@ export class AdbDriver implements Driver {
   }
 
   async run(serial: string, ctx: JobContext): Promise<JobOutput> {
+    try {
+      return await this.runOnPhone(serial, ctx);
+    } catch (err) {
+      // A phone that dropped mid-job: report the new device list now, before the retry is assigned here.
+      if (err instanceof JobFailure && err.code === 'device_unavailable') this.changed();
+      throw err;
+    }
+  }
+
+  private async runOnPhone(serial: string, ctx: JobContext): Promise<JobOutput> {
     const phone = new Phone(this.client, serial);
     const state = await phone.state();
     if (state === 'unauthorized') throw new JobFailure('device_unauthorized', `${serial} has not authorized this computer: accept the USB debugging prompt on the phone`);
@@ -118,14 +130,23 @@ export class AdbDriver implements Driver {
     const profile = this.config.runners[ctx.job.runtime as keyof AdbConfig['runners']];
     if (!profile) throw new JobFailure('unsupported_runtime', `no ${ctx.job.runtime} runner is configured for phones (configured: ${Object.keys(this.config.runners).join(', ') || 'none'})`);
 
+    const mark = (name: string) => { if (ctx.receivedAt !== undefined) ctx.timings[`t_${name}_ms`] = Math.round(performance.now() - ctx.receivedAt); };
+    mark('checked');
     const before = await this.cooldown(phone, ctx);
+    mark('cooled');
     const root = this.config.remoteRoot;
     const dir = `${root}/jobs/${ctx.job.job_id}-${ctx.job.attempt}`;
     const model = await this.pushCached(phone, ctx.modelPath, ctx.job.model.sha256, 'models', ctx);
     const runner = profile.binary ? await this.pushCached(phone, profile.binary, await sha256File(profile.binary), 'bin', ctx) : null;
-    await phone.run(`mkdir -p ${shq(dir)}`);
+    mark('pushed');
+    // One round trip: the job folder, the input overrides (when small) and the battery's state.
+    const inputsJson = JSON.stringify(ctx.job.settings.inputs);
+    const smallInputs = profile.command.includes('{inputs}') && inputsJson.length < 16 * 1024;
+    const prepared = await phone.run(`mkdir -p ${shq(dir)}${smallInputs ? ` && printf %s ${shq(inputsJson)} > ${shq(`${dir}/inputs.json`)}` : ''}; ${BATTERY_COMMAND}`);
+    const battery = parseBattery(prepared);
+    mark('prepared');
     try {
-      return await this.measure(phone, ctx, profile, { dir, model, runner, before });
+      return await this.measure(phone, ctx, profile, { dir, model, runner, before, battery, inputsWritten: smallInputs });
     } finally {
       await phone.exec(`rm -rf ${shq(dir)}`).catch(() => {});
     }
@@ -150,9 +171,12 @@ export class AdbDriver implements Driver {
   /** Pushes a file once per content hash; later jobs reuse it after checking the hash on the phone. */
   private async pushCached(phone: Phone, local: string, sha256: string, kind: string, ctx: JobContext): Promise<string> {
     const remote = `${this.config.remoteRoot}/${kind}/${sha256}`;
-    const check = await phone.exec(`[ -f ${shq(remote)} ] && (sha256sum ${shq(remote)} 2>/dev/null || echo nosum)`);
-    if (check.exitCode === 0 && (check.output.startsWith(sha256) || check.output.trim() === 'nosum')) return remote;
-    ctx.progress({ phase: 'fetching', done: 0, total: fs.statSync(local).size });
+    // Files land under their hash only after a complete push (written as .part, then renamed), so
+    // the name and the size identify them; re-hashing a large model on every job would cost seconds.
+    const size = fs.statSync(local).size;
+    const check = await phone.exec(`stat -c %s ${shq(remote)} 2>/dev/null || wc -c < ${shq(remote)}`);
+    if (check.exitCode === 0 && Number(check.output.trim()) === size) return remote;
+    ctx.progress({ phase: 'fetching', done: 0, total: size });
     await phone.run(`mkdir -p ${shq(`${this.config.remoteRoot}/${kind}`)}`);
     const partial = `${remote}.part`;
     try {
@@ -167,7 +191,7 @@ export class AdbDriver implements Driver {
 
   private async measure(
     phone: Phone, ctx: JobContext, profile: RunnerProfile,
-    where: { dir: string; model: string; runner: string | null; before: ThermalState },
+    where: { dir: string; model: string; runner: string | null; before: ThermalState; battery: BatteryInfo | null; inputsWritten: boolean },
   ): Promise<JobOutput> {
     const { settings } = ctx.job;
     const command = expandCommand(profile.command, settings, { model: where.model, dir: where.dir, runner: where.runner, inputs: `${where.dir}/inputs.json` });
@@ -175,7 +199,7 @@ export class AdbDriver implements Driver {
     if (hasOverrides && !profile.command.includes('{inputs}')) {
       throw new JobFailure('invalid_input_spec', `the ${ctx.job.runtime} runner command on phones takes no input overrides (no {inputs} placeholder)`);
     }
-    if (profile.command.includes('{inputs}')) {
+    if (profile.command.includes('{inputs}') && !where.inputsWritten) {
       const local = path.join(os.tmpdir(), `benchfleet-inputs-${ctx.job.job_id}-${ctx.job.attempt}.json`);
       fs.writeFileSync(local, JSON.stringify(settings.inputs));
       try {
@@ -184,17 +208,15 @@ export class AdbDriver implements Driver {
         fs.rmSync(local, { force: true });
       }
     }
-    const battery = await readBattery(phone).catch(() => null);
+    const battery = where.battery;
     const sampler = battery ? new PowerSampler(phone, battery.dir, this.config.energy.sampleHz) : null;
     await sampler?.start();
-    const baselineStart = performance.now();
-    if (sampler) await sleep(this.config.energy.baselineMs, ctx.signal);
-    const baselineEnd = performance.now();
 
     const watcher = new RunnerWatcher(ctx.progress);
     const pidFile = `${where.dir}/pid`;
     const handle = await phone.stream(`cd ${shq(where.dir)} && sh -c ${shq(`echo $$ > ${pidFile}; exec ${command}`)} 2>&1`, (line) => watcher.line(line));
     const runStart = performance.now();
+    if (ctx.receivedAt !== undefined) ctx.timings.agent_overhead_ms = Math.round((runStart - ctx.receivedAt) * 10) / 10;
     const kill = () => {
       void phone.exec(`p=$(cat ${shq(pidFile)} 2>/dev/null); [ -n "$p" ] && { pkill -9 -P $p 2>/dev/null; kill -9 $p 2>/dev/null; }; true`).catch(() => {})
         .finally(() => handle.stop());
@@ -204,15 +226,24 @@ export class AdbDriver implements Driver {
     try {
       result = await handle.done;
     } catch (err) {
+      sampler?.stop();
       if (ctx.signal.aborted) throw new JobFailure('canceled', 'aborted');
       throw err;
     } finally {
       ctx.signal.removeEventListener('abort', kill);
-      sampler?.stop();
     }
-    if (ctx.signal.aborted) throw new JobFailure('canceled', 'aborted');
+    if (ctx.signal.aborted) {
+      sampler?.stop();
+      throw new JobFailure('canceled', 'aborted');
+    }
     const runEnd = performance.now();
     const after = await readThermal(phone).catch(() => null);
+    // The idle baseline is measured right after the run (after a short settle), not before it:
+    // measuring it first would add its whole length to every job's start-up (see docs/benchmarks.md).
+    const baselineStart = runEnd + BASELINE_SETTLE_MS;
+    const baselineEnd = baselineStart + this.config.energy.baselineMs;
+    if (sampler) await sleep(Math.max(0, baselineEnd - performance.now()), ctx.signal);
+    sampler?.stop();
     const parsed = watcher.finish(profile.parser, result.exitCode);
 
     const measurements: SampleSet[] = parsed.measurements.map((m) => ({ ...m }));
@@ -227,7 +258,7 @@ export class AdbDriver implements Driver {
       temp_c_before: where.before.maxCelsius, temp_c_after: after?.maxCelsius ?? null,
       cpu_freq_mhz_before: where.before.avgFreqKhz === null ? null : Math.round(where.before.avgFreqKhz / 1000),
       cpu_freq_mhz_after: after?.avgFreqKhz == null ? null : Math.round(after.avgFreqKhz / 1000),
-      throttled, battery_level: battery?.level ?? null, battery_status: battery?.status ?? null, charging: battery?.charging ?? null,
+      ...ctx.timings, throttled, battery_level: battery?.level ?? null, battery_status: battery?.status ?? null, charging: battery?.charging ?? null,
     };
     if (sampler) {
       environment.power_samples = sampler.samples.length;

@@ -10,10 +10,16 @@ export interface BatteryInfo { dir: string; level: number | null; status: string
 
 const PS = '/sys/class/power_supply';
 
+/** Shell command listing every power supply with a current_now, with type, level and status. */
+export const BATTERY_COMMAND = `for d in ${PS}/*; do if [ -r $d/current_now ]; then echo "$d|$(cat $d/type 2>/dev/null)|$(cat $d/capacity 2>/dev/null)|$(cat $d/status 2>/dev/null)"; fi; done`;
+
 /** Finds the battery (a power_supply with current_now) and its state. */
 export async function readBattery(phone: Phone): Promise<BatteryInfo | null> {
-  const out = await phone.run(`for d in ${PS}/*; do if [ -r $d/current_now ]; then echo "$d|$(cat $d/type 2>/dev/null)|$(cat $d/capacity 2>/dev/null)|$(cat $d/status 2>/dev/null)"; fi; done`);
-  const rows = out.split('\n').filter(Boolean).map((l) => l.split('|'));
+  return parseBattery(await phone.run(BATTERY_COMMAND));
+}
+
+export function parseBattery(out: string): BatteryInfo | null {
+  const rows = out.split('\n').filter((l) => l.includes('|')).map((l) => l.split('|'));
   const row = rows.find((r) => (r[1] ?? '').toLowerCase() === 'battery' || (r[0] ?? '').endsWith('/battery')) ?? rows[0];
   if (!row?.[0]) return null;
   const status = row[3]?.trim() || null;

@@ -1,8 +1,10 @@
 // An awaitable reader over the bytes a host writes into one adb stream. The host may pack
 // several sub-protocol messages into one WRTE or split one message over several, so services
 // read exact byte counts from here instead of looking at WRTE boundaries. Each WRTE is
-// acknowledged (its `ack` callback, which sends OKAY) only once all its bytes are consumed:
-// that is the per-stream flow control that keeps the host from outrunning the service.
+// acknowledged (its `ack` callback, which sends OKAY) once its bytes are consumed, or as soon
+// as a read needs more bytes than are buffered (a message may span WRTEs, and the host sends
+// the next WRTE only after the OKAY): per-stream flow control that keeps the host from
+// outrunning the service without ever deadlocking on a message cut in two.
 
 export class EndOfStream extends Error {
   constructor() {
@@ -10,7 +12,7 @@ export class EndOfStream extends Error {
   }
 }
 
-interface Chunk { data: Buffer; ack: () => void }
+interface Chunk { data: Buffer; ack: (() => void) | null }
 
 export class ByteReader {
   private readonly chunks: Chunk[] = [];
@@ -44,6 +46,7 @@ export class ByteReader {
   async read(n: number): Promise<Buffer> {
     while (this.available < n) {
       if (this.ended) throw new EndOfStream();
+      this.ackBuffered();
       await new Promise<void>((resolve) => { this.wake = resolve; });
     }
     return this.take(n);
@@ -71,11 +74,22 @@ export class ByteReader {
       if (this.offset >= head.data.length) {
         this.chunks.shift();
         this.offset = 0;
-        head.ack();
+        this.ackChunk(head);
       }
     }
     this.available -= n;
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  }
+
+  private ackChunk(chunk: Chunk): void {
+    const ack = chunk.ack;
+    chunk.ack = null;
+    ack?.();
+  }
+
+  /** Lets the host send more: everything buffered has been accepted. */
+  private ackBuffered(): void {
+    for (const chunk of this.chunks) this.ackChunk(chunk);
   }
 
   private notify(): void {

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const { port } = await phone.start();
   process.stdout.write(`${JSON.stringify({ event: 'listening', port, serial: phone.serial, root: phone.root, model: phone.props['ro.product.model'] })}\n`);
   const shutdown = () => {
-    void phone.stop().then(() => process.exit(0));
+    void phone.dispose().then(() => process.exit(0));
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);

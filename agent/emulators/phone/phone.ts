@@ -64,8 +64,10 @@ export class EmulatedPhone {
   private boundPort: number | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private lastTickMs = 0;
+  private readonly ownsRoot: boolean;
 
   constructor(private readonly options: EmulatedPhoneOptions) {
+    this.ownsRoot = options.root === undefined;
     const root = options.root ?? fs.mkdtempSync(path.join(os.tmpdir(), 'benchfleet-phone-'));
     this.sandbox = new Sandbox(root, options.diskQuotaBytes ?? null);
     this.props = phoneProps(options.serialProps, `BF${this.id.toUpperCase()}`);
@@ -134,6 +136,12 @@ export class EmulatedPhone {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** stop(), then removes the file system if the phone created it (no `root` option). */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.ownsRoot) fs.rmSync(this.sandbox.root, { recursive: true, force: true });
+  }
+
   setCharging(charging: boolean): void {
     this.model.charging = charging;
     this.writer.write(this.model.files());
@@ -170,6 +178,7 @@ export class EmulatedPhone {
         sandbox: this.sandbox,
         env: this.shellEnvironment(),
         started: (child) => this.adopt(child),
+        log: this.options.log,
       });
     }
     return null;

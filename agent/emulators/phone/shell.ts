@@ -38,6 +38,7 @@ export interface ShellHost {
   env: Record<string, string>;
   /** Called with every process the phone starts. */
   started(child: ChildProcess): void;
+  log?: (message: string, extra?: Record<string, unknown>) => void;
 }
 
 function shellPacket(id: number, data: Buffer): Buffer {
@@ -129,7 +130,7 @@ export function runShell(stream: AdbStream, request: ShellRequest, host: ShellHo
         // window-size changes (5) mean nothing without a pty
       }
     } catch (err) {
-      if (!(err instanceof EndOfStream)) throw err;
+      if (!(err instanceof EndOfStream)) host.log?.('shell input failed', { error: (err as Error).message });
     }
   })();
 }

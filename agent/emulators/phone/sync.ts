@@ -75,8 +75,6 @@ function parseMode(text: string): number {
   return parseInt(t, 10) || 0;
 }
 
-class SyncFailure extends Error {}
-
 export class SyncSession {
   constructor(
     private readonly stream: AdbStream,
@@ -88,7 +86,8 @@ export class SyncSession {
     try {
       while (await this.request());
     } catch (err) {
-      if (!(err instanceof EndOfStream) && !(err instanceof SyncFailure)) throw err;
+      // EndOfStream: the host went away mid-request. Anything else ends the session like an adbd error.
+      if (!(err instanceof EndOfStream)) this.log('sync session failed', { error: (err as Error).message });
     } finally {
       await this.stream.close();
     }
@@ -242,6 +241,11 @@ export class SyncSession {
     } catch {
       existing = null;
     }
+    if (existing?.isDirectory()) {
+      await this.fail("couldn't create file: Is a directory");
+      await this.drainUntilDone();
+      return false;
+    }
     if (!existing || existing.isFile() || existing.isSymbolicLink()) fs.rmSync(host, { force: true });
     if ((mode & S_IFMT) === S_IFLNK) return this.receiveLink(host);
 
@@ -276,8 +280,12 @@ export class SyncSession {
         const length = head.readUInt32LE(4);
         if (id === 'DONE') {
           await file.close();
-          fs.utimesSync(host, length, length);
           complete = true;
+          try {
+            fs.utimesSync(host, length, length);
+          } catch {
+            // removed by a shell command meanwhile: the push itself succeeded
+          }
           await this.send(header('OKAY', 0));
           return true;
         }

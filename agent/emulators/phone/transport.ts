@@ -214,7 +214,12 @@ export class AdbConnection implements StreamSink {
     const stream = new AdbStream(this, localId, remoteId, service);
     this.streams.set(localId, stream);
     this.send(A_OKAY, localId, remoteId);
-    start(stream);
+    try {
+      start(stream);
+    } catch (err) {
+      this.options.log?.('service failed to start', { service, error: (err as Error).message });
+      void stream.close();
+    }
   }
 
   private handleWrite(p: Packet): void {
