@@ -48,11 +48,11 @@ test('migrations are applied once, in a transaction, and recorded', () => {
 
   // A failing migration leaves no trace: neither its tables nor its row.
   const dir = tempDir('mig');
-  fs.copyFileSync(path.join(migrationsDir, '001_initial.sql'), path.join(dir, '001_initial.sql'));
-  fs.writeFileSync(path.join(dir, '002_broken.sql'), 'CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;');
+  for (const f of fs.readdirSync(migrationsDir)) fs.copyFileSync(path.join(migrationsDir, f), path.join(dir, f));
+  fs.writeFileSync(path.join(dir, '999_broken.sql'), 'CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;');
   assert.throws(() => applyMigrations(f.db, dir));
   assert.equal((f.db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'half'`).get() as { n: number }).n, 0);
-  assert.equal((f.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n, 1);
+  assert.equal((f.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n, fs.readdirSync(migrationsDir).length);
 });
 
 test('two claimers racing for one job: exactly one wins', () => {
