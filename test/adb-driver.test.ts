@@ -50,9 +50,11 @@ before(async () => {
   farm = await startFarm();
   const fakeTflite = path.join(farm.dataDir, 'hang.tflite');
   fs.writeFileSync(fakeTflite, Buffer.concat([Buffer.from([0x1c, 0, 0, 0]), Buffer.from('TFL3'), Buffer.alloc(64)]));
+  const fakePte = path.join(farm.dataDir, 'model.pte');
+  fs.writeFileSync(fakePte, Buffer.concat([Buffer.from([0x18, 0, 0, 0]), Buffer.from('ET12'), Buffer.alloc(64)]));
   const fakeGguf = path.join(farm.dataDir, 'garbage.gguf');
   fs.writeFileSync(fakeGguf, Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(64, 1)]));
-  for (const [file, family, variant] of [[int8, 'kws-cnn', 'int8'], [fakeTflite, 'hang', 'v1'], [fakeGguf, 'llm', 'q4']] as const) {
+  for (const [file, family, variant] of [[int8, 'kws-cnn', 'int8'], [fakeTflite, 'hang', 'v1'], [fakeGguf, 'llm', 'q4'], [fakePte, 'et', 'v1']] as const) {
     const r = await farm.cli(['model', 'push', file, '--family', family, '--variant', variant]);
     assert.equal(r.code, 0, r.stderr);
   }
@@ -66,7 +68,7 @@ before(async () => {
         onnxruntime: { parser: 'jsonl', command: 'benchfleet-onnx-runner --model {model} --warmup {warmup} --iterations {iterations} --min-duration-ms {min_duration_ms} --threads {threads}' },
         tflite: { parser: 'benchmark_model', command: 'sleep 1000' },
         'llama.cpp': { parser: 'llama-bench', command: 'echo this is not llama-bench output; echo neither is this' },
-        executorch: { parser: 'executorch', command: 'echo failing; exit 3' },
+        executorch: { parser: 'executorch', command: 'echo cannot open model >&2; exit 3' },
       },
       energy: { sampleHz: 20, baselineMs: 500 },
       thermal: { maxStartCelsius: 60, maxWaitMs: 1500, pollMs: 300 },
@@ -138,7 +140,9 @@ test('bad cases end the job with their own error codes', { timeout: 120_000 }, a
   const garbage = await finished(await submit(main, { model: 'llm:q4', runtime: 'llama.cpp' }));
   assert.equal(garbage.error?.code, 'output_unparseable');
   assert.match(garbage.error!.message, /this is not llama-bench output/, 'the error quotes the lines it could not read');
-  // Nothing registers executorch models here; a non-zero runner exit is tested through the JSON-lines runner instead.
+  const exit3 = await finished(await submit(main, { model: 'et:v1', runtime: 'executorch' }));
+  assert.equal(exit3.error?.code, 'runner_failed');
+  assert.match(exit3.error!.message, /exited 3.*cannot open model/);
   const failing = await finished(await submit(main, { model: 'kws-cnn:int8', settings: { inputs: { input: { shape: [1, 1, 49, 11] } } } }));
   assert.equal(failing.error?.code, 'invalid_input_spec');
 });

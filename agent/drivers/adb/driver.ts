@@ -214,7 +214,7 @@ export class AdbDriver implements Driver {
 
     const watcher = new RunnerWatcher(ctx.progress);
     const pidFile = `${where.dir}/pid`;
-    const handle = await phone.stream(`cd ${shq(where.dir)} && sh -c ${shq(`echo $$ > ${pidFile}; exec ${command}`)} 2>&1`, (line) => watcher.line(line));
+    const handle = await phone.stream(`cd ${shq(where.dir)} && sh -c ${shq(`echo $$ > ${pidFile}; exec sh -c ${shq(command)}`)} 2>&1`, (line) => watcher.line(line));
     const runStart = performance.now();
     if (ctx.receivedAt !== undefined) ctx.timings.agent_overhead_ms = Math.round((runStart - ctx.receivedAt) * 10) / 10;
     const kill = () => {
@@ -248,14 +248,20 @@ export class AdbDriver implements Driver {
 
     const measurements: SampleSet[] = parsed.measurements.map((m) => ({ ...m }));
     const threshold = this.config.thermal.maxStartCelsius;
-    const throttled = Boolean(after && (
-      (where.before.minFreqKhz !== null && after.minFreqKhz !== null && after.minFreqKhz < where.before.minFreqKhz * 0.9) ||
-      (after.maxCelsius !== null && after.maxCelsius >= threshold)));
+    // Throttled: the frequency dropped or the temperature crossed the threshold during the timed
+    // window (sampled alongside battery power) or by the end of the run.
+    const span = watcher.window ?? [runStart, runEnd];
+    const during = [...(sampler?.thermal.filter((t) => t.tMs >= span[0] && t.tMs <= span[1]) ?? []), ...(after ? [after] : [])];
+    const minFreq = where.before.minFreqKhz;
+    const throttled = during.some((t) =>
+      (minFreq !== null && t.minFreqKhz !== null && t.minFreqKhz < minFreq * 0.9) || (t.maxCelsius !== null && t.maxCelsius >= threshold));
+    const peakDuring = Math.max(...during.map((t) => t.maxCelsius ?? -Infinity));
     if (throttled) for (const m of measurements) m.flags = [...(m.flags ?? []), 'throttled'];
     const environment: JobOutput['environment'] = {
       ...parsed.environment,
       runner_parser: profile.parser,
       temp_c_before: where.before.maxCelsius, temp_c_after: after?.maxCelsius ?? null,
+      temp_c_peak: Number.isFinite(peakDuring) ? Math.round(peakDuring * 10) / 10 : null,
       cpu_freq_mhz_before: where.before.avgFreqKhz === null ? null : Math.round(where.before.avgFreqKhz / 1000),
       cpu_freq_mhz_after: after?.avgFreqKhz == null ? null : Math.round(after.avgFreqKhz / 1000),
       ...ctx.timings, throttled, battery_level: battery?.level ?? null, battery_status: battery?.status ?? null, charging: battery?.charging ?? null,

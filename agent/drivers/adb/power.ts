@@ -35,18 +35,36 @@ export function wattsFrom(currentUa: number, voltageUv: number): number {
   return (Math.abs(currentUa) * Math.abs(voltageUv)) / 1e12;
 }
 
+export interface ThermalSample { tMs: number; maxCelsius: number | null; minFreqKhz: number | null }
+
+/**
+ * Samples battery power at `hz` and, every tenth sample, the thermal zones and CPU frequencies,
+ * in one shell loop on the phone; the agent timestamps every line.
+ */
 export class PowerSampler {
   readonly samples: PowerSample[] = [];
+  readonly thermal: ThermalSample[] = [];
   private handle: { done: Promise<unknown>; stop(): void } | null = null;
 
   constructor(private readonly phone: Phone, private readonly batteryDir: string, private readonly hz: number) {}
 
   async start(): Promise<void> {
     const period = (1 / this.hz).toFixed(3);
-    const cmd = `while true; do echo "p $(cat ${this.batteryDir}/current_now) $(cat ${this.batteryDir}/voltage_now)"; sleep ${period}; done`;
+    const thermal = `echo "t $(cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null | tr '\\n' ' ')f $(cat /sys/devices/system/cpu/cpu*/cpufreq/scaling_cur_freq 2>/dev/null | tr '\\n' ' ')"`;
+    const cmd = `i=0; while true; do echo "p $(cat ${this.batteryDir}/current_now) $(cat ${this.batteryDir}/voltage_now)"; ` +
+      `if [ $((i % 10)) -eq 0 ]; then ${thermal}; fi; i=$((i + 1)); sleep ${period}; done`;
     this.handle = await this.phone.stream(cmd, (line) => {
-      const m = /^p (-?\d+) (-?\d+)$/.exec(line.trim());
-      if (m) this.samples.push({ tMs: performance.now(), watts: wattsFrom(Number(m[1]), Number(m[2])) });
+      const text = line.trim();
+      const m = /^p (-?\d+) (-?\d+)$/.exec(text);
+      if (m) {
+        this.samples.push({ tMs: performance.now(), watts: wattsFrom(Number(m[1]), Number(m[2])) });
+        return;
+      }
+      const t = /^t ([-\d ]*)f ([\d ]*)$/.exec(text);
+      if (t) {
+        const parsed = parseThermal(t[1] ?? '', t[2] ?? '');
+        this.thermal.push({ tMs: performance.now(), maxCelsius: parsed.maxCelsius, minFreqKhz: parsed.minFreqKhz });
+      }
     });
     this.handle.done.catch(() => {}); // ended by stop(); a dropped phone is noticed by the runner stream
   }
@@ -79,6 +97,10 @@ export interface ThermalState { maxCelsius: number | null; zones: number; minFre
 export async function readThermal(phone: Phone): Promise<ThermalState> {
   const out = await phone.run('cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null; echo --; cat /sys/devices/system/cpu/cpu*/cpufreq/scaling_cur_freq 2>/dev/null; true');
   const [temps = '', freqs = ''] = out.split('--');
+  return parseThermal(temps, freqs);
+}
+
+export function parseThermal(temps: string, freqs: string): ThermalState {
   const t = temps.split(/\s+/).filter(Boolean).map(Number).filter(Number.isFinite)
     // Zones report millidegrees; a few vendors report degrees (values under 200 are taken as °C).
     .map((v) => (Math.abs(v) >= 200 ? v / 1000 : v));
