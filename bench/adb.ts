@@ -99,6 +99,6 @@ for (let i = 0; i < 6; i++) {
 console.log(`agent overhead with a cached model: median ${median(overheads).toFixed(1)} ms, max ${Math.max(...overheads).toFixed(1)} ms over ${overheads.length} jobs (target ≤ 200 ms)`);
 await agent.stop();
 await server.close();
-await phone.stop();
+await phone.dispose();
 await adbCmd(['kill-server']);
 fs.rmSync(tmp, { recursive: true, force: true });

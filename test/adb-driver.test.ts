@@ -83,7 +83,7 @@ before(async () => {
 
 after(async () => {
   await farm?.stop();
-  for (const p of Object.values(phones)) await p.phone.stop();
+  for (const p of Object.values(phones)) await p.phone.dispose();
   await adb?.stop();
 });
 

@@ -49,6 +49,19 @@ export interface EmulatedPhoneOptions {
 
 const DEFAULT_MEM_TOTAL_KB = 7_421_875; // 7.6 GB, what an 8 GB phone reports
 
+// Safety net for callers that never stop() or dispose(): when the process exits, end every
+// phone's processes (they run detached) and remove the temporary roots phones created.
+const livePhones = new Set<EmulatedPhone>();
+let exitHookInstalled = false;
+function cleanUpAtExit(phone: EmulatedPhone): void {
+  livePhones.add(phone);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const p of livePhones) p.powerOffNow();
+  });
+}
+
 export class EmulatedPhone {
   /** Marks the phone's processes (environment variable value); pkill/pgrep on the phone only see these. */
   readonly id = crypto.randomBytes(6).toString('hex');
@@ -82,6 +95,7 @@ export class EmulatedPhone {
     });
     this.writer = new SysfsWriter(path.join(this.sandbox.root, 'sys'));
     installSystemBin(this.sandbox.binDir, this.props, this.id);
+    cleanUpAtExit(this);
     this.writeMeminfo(options.memTotalKb ?? DEFAULT_MEM_TOTAL_KB);
     this.writer.write(this.model.files());
   }
@@ -139,6 +153,16 @@ export class EmulatedPhone {
   /** stop(), then removes the file system if the phone created it (no `root` option). */
   async dispose(): Promise<void> {
     await this.stop();
+    this.powerOffNow();
+  }
+
+  /**
+   * Synchronous last resort (also run when the process exits): kills the phone's processes
+   * and removes a root the phone created. The phone cannot be started again afterwards.
+   */
+  powerOffNow(): void {
+    livePhones.delete(this);
+    this.killAll();
     if (this.ownsRoot) fs.rmSync(this.sandbox.root, { recursive: true, force: true });
   }
 
