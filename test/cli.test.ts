@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, runCli, startFarm, tempDir, type Farm } from './support/farm.js';
+import { repoRoot, runCli, startFarm, tempDir, waitFor, type Farm } from './support/farm.js';
 
 let farm: Farm;
 const fp32 = path.join(repoRoot, 'examples/models/kws-cnn-fp32.onnx');
@@ -94,4 +94,26 @@ test('a failing job makes submit --wait exit 1 with the reason', { timeout: 120_
   assert.match(res.stderr, /failed.*invalid_input_spec/);
   const ok = await farm.cli(['run', 'submit', '--model', 'mlp:dyn', '--input-shape', 'input=4x64', '--iterations', '5', '--wait']);
   assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('an agent enrolls itself with an enroll token and keeps its own token', { timeout: 60_000 }, async () => {
+  const created = await farm.cli(['token', 'create', '--role', 'enroll', '--name', 'lab', '--json']);
+  assert.equal(created.code, 0, created.stderr);
+  const enrollToken = (JSON.parse(created.stdout) as { token: string }).token;
+  const denied = await farm.cli(['device', 'list'], { BENCHFLEET_TOKEN: enrollToken });
+  assert.equal(denied.code, 7, 'an enroll token can do nothing but enroll');
+  const dataDir = tempDir('enroll');
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/benchfleet.js'), 'agent', '--server', farm.url, '--enroll', enrollToken, '--name', 'enrolled-host', '--data', dataDir], { stdio: 'ignore' });
+  try {
+    await waitFor('the enrolled agent online', async () => {
+      const agents = (await farm.api<{ items: { name: string; online: boolean }[] }>('GET', '/agents')).body.items;
+      return agents.some((a) => a.name === 'enrolled-host' && a.online);
+    }, 30_000);
+    const saved = JSON.parse(fs.readFileSync(path.join(dataDir, 'agent-token.json'), 'utf8')) as { token: string };
+    assert.notEqual(saved.token, enrollToken);
+    assert.equal(fs.statSync(path.join(dataDir, 'agent-token.json')).mode & 0o077, 0);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

@@ -11,7 +11,8 @@ import { adbConfigSchema } from '../../agent/drivers/adb/config.js';
 import { AdbDriver } from '../../agent/drivers/adb/driver.js';
 import type { Driver } from '../../agent/drivers/driver.js';
 import { startDemoPhone, type DemoPhone } from '../demo-phone.js';
-import { CREDENTIALS_FILE, CliError, EXIT } from '../client.js';
+import { ApiClient, CREDENTIALS_FILE, CliError, EXIT } from '../client.js';
+import os from 'node:os';
 
 interface ServeOptions { port: string; host: string; data: string; agent?: boolean; sysfsRoot?: string; demoPhone?: boolean }
 
@@ -85,6 +86,27 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
   });
 }
 
+const AGENT_TOKEN_FILE = 'agent-token.json';
+
+function savedToken(dataDir: string): string | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(dataDir, AGENT_TOKEN_FILE), 'utf8')) as { token?: string }).token;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Trades an enroll token for this agent's own token, once, and keeps it in the agent's data folder. */
+async function enroll(server: string, enrollToken: string, name: string, dataDir: string): Promise<string> {
+  const saved = savedToken(dataDir);
+  if (saved) return saved;
+  const api = new ApiClient({ server, token: enrollToken, source: '--enroll' });
+  const res = await api.request<{ agent: { id: string; name: string }; token: string }>('POST', '/agents/enroll', { json: { name: name.replace(/[^A-Za-z0-9._-]/g, '-') } });
+  writePrivateJson(path.join(dataDir, AGENT_TOKEN_FILE), { server, agent_id: res.agent.id, token: res.token });
+  process.stdout.write(`enrolled as agent ${res.agent.name} (${res.agent.id}); token kept in ${path.join(dataDir, AGENT_TOKEN_FILE)}\n`);
+  return res.token;
+}
+
 export function registerServeCommands(program: Command): void {
   const serverCommand = (name: string, description: string) => program
     .command(name)
@@ -107,12 +129,15 @@ export function registerServeCommands(program: Command): void {
     .option('--sysfs-root <dir>', 'read sysfs/procfs under this root (for testing)')
     .option('--config <file>', 'agent config (JSON): drivers to run, e.g. {"adb": {}} for phones; see docs/agent.md')
     .option('--adb', 'also drive Android phones through the adb server (default settings)')
+    .option('--enroll <token>', 'enroll this host with an enroll token (benchfleet token create --role enroll); the agent token is kept in --data')
     .addHelpText('after', '\nNeeds --server <url> and --token <agent token> (from `benchfleet agents create <name>`),\nor $BENCHFLEET_SERVER and $BENCHFLEET_AGENT_TOKEN.')
     .action(async (_local: unknown, command: Command) => {
-      const all = command.optsWithGlobals<{ server?: string; token?: string; data: string; name?: string; sysfsRoot?: string; config?: string; adb?: boolean }>();
+      const all = command.optsWithGlobals<{ server?: string; token?: string; data: string; name?: string; sysfsRoot?: string; config?: string; adb?: boolean; enroll?: string }>();
       const opts = { ...all, server: all.server ?? process.env.BENCHFLEET_SERVER, token: all.token ?? process.env.BENCHFLEET_AGENT_TOKEN };
-      if (!opts.server || !opts.token) throw new CliError(EXIT.usage, 'benchfleet agent needs --server <url> and --token <agent token>');
-      const { server, token } = opts;
+      if (!opts.server) throw new CliError(EXIT.usage, 'benchfleet agent needs --server <url>');
+      const server = opts.server.replace(/\/$/, '');
+      const token = opts.token ?? (all.enroll ? await enroll(server, all.enroll, all.name ?? os.hostname(), path.resolve(opts.data)) : savedToken(path.resolve(opts.data)));
+      if (!token) throw new CliError(EXIT.usage, 'benchfleet agent needs --token <agent token> (or --enroll <enroll token> once)');
       let config: AgentConfig;
       try {
         config = loadAgentConfig(opts.config);
