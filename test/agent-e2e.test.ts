@@ -107,14 +107,17 @@ test('a result finished while the server was down is delivered after the restart
   };
   await first.stopAgent('SIGKILL');
   const { spawn } = await import('node:child_process');
-  const agent = spawn(process.execPath, [path.join(repoRoot, 'bin/benchfleet.js'), 'agent', '--server', server.url, '--token', first.agentToken!, '--data', path.join(dataDir, 'agent')], { stdio: 'ignore' });
+  const agentLog = fs.openSync(path.join(dataDir, 'restart-agent.log'), 'a');
+  const agent = spawn(process.execPath, [path.join(repoRoot, 'bin/benchfleet.js'), 'agent', '--server', server.url, '--token', first.agentToken!, '--data', path.join(dataDir, 'agent')], { stdio: ['ignore', agentLog, agentLog] });
   try {
     await waitFor('agent online', async () => (await api<{ items: { state: string }[] }>('GET', '/devices')).items.some((d) => d.state === 'idle'));
     const upload = await fetch(`${server.url}/api/v1/models?family=kws-cnn&variant=fp32`, { method: 'POST', body: fs.readFileSync(fp32), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } });
     assert.equal(upload.status, 201);
     const run = await api<RunView>('POST', '/runs', { model: 'kws-cnn:fp32', device: '*', settings: { warmup: 1, iterations: 10, min_duration_ms: 2500 } });
     const jobId = run.jobs![0]!.id;
-    await waitFor('running', async () => (await api<{ status: string }>('GET', `/jobs/${jobId}`)).status === 'running');
+    // Wait for the measuring phase: closing earlier (while the agent still downloads the model)
+    // would fail the attempt as model_fetch_failed and legitimately retry it.
+    await waitFor('measuring', async () => (await api<{ progress: { phase: string } | null }>('GET', `/jobs/${jobId}`)).progress?.phase === 'measuring', 20_000);
     await server.close(); // the server goes away while the agent is measuring
     const outbox = path.join(dataDir, 'agent', 'outbox');
     await waitFor('the result to wait in the outbox', () => fs.existsSync(outbox) && fs.readdirSync(outbox).some((f) => f.endsWith('.json')), 20_000);
