@@ -14,6 +14,8 @@ export const EXIT = {
   waitTimeout: 5,
   notFound: 6,
   auth: 7,
+  /** --fail-on-regression: a job's result is a regression against its baseline. */
+  regression: 10,
 } as const;
 
 export class CliError extends Error {

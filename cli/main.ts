@@ -58,7 +58,8 @@ Quick start:
   benchfleet model push examples/models/kws-cnn-fp32.onnx --family kws-cnn --variant fp32
   benchfleet run submit --model kws-cnn:fp32 --device '*' --wait
 
-Exit codes: 0 ok, 1 run failed, 2 usage, 3 API error, 4 server unreachable, 5 wait timed out, 6 not found, 7 auth.`);
+Exit codes: 0 ok, 1 run failed, 2 usage, 3 API error, 4 server unreachable, 5 wait timed out, 6 not found, 7 auth,
+10 regression (--fail-on-regression).`);
   return program;
 }
 

@@ -123,6 +123,8 @@ export interface JobView {
   progress: { phase: string; done: number; total: number } | null;
   environment: Record<string, unknown> | null;
   operators: { type: string; name: string; avgMs: number; percent: number; timesCalled: number; memKb?: number }[] | null;
+  /** Per-metric verdict against the series' baseline window on the baseline branch. */
+  verdicts: VerdictView[];
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -141,6 +143,20 @@ export interface RunView {
   finished_at: string | null;
   job_counts: Partial<Record<JobStatus, number>>;
   jobs?: JobView[];
+}
+
+export interface VerdictView {
+  metric: string;
+  verdict: 'pass' | 'regression' | 'improvement' | 'insufficient_baseline';
+  p_value: number | null;
+  /** Relative change of the median against the baseline; positive = worse. */
+  effect: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+  baseline_median: number | null;
+  candidate_median: number | null;
+  baseline_results: number;
+  baseline_branch: string;
 }
 
 export interface SamplesView { job_id: string; metric: string; unit: string; samples: number[] }

@@ -117,3 +117,30 @@ test('an agent enrolls itself with an enroll token and keeps its own token', { t
     child.kill('SIGKILL');
   }
 });
+
+test('--fail-on-regression exits 10 when a new model version is slower than its baseline', { timeout: 180_000 }, async () => {
+  const int8 = path.join(repoRoot, 'examples/models/kws-cnn-int8.onnx');
+  assert.equal((await farm.cli(['model', 'push', int8, '--family', 'gate', '--variant', 'candidate'])).code, 0);
+  const base = ['run', 'submit', '--model', 'gate:candidate', '--device', 'testbox', '--warmup', '5', '--iterations', '150', '--wait', '--fail-on-regression'];
+  const submit = [...base, '--branch', 'main'];
+  for (let i = 0; i < 6; i++) {
+    const r = await farm.cli(submit);
+    assert.equal(r.code, 0, `baseline run ${i}: ${r.stderr}`);
+    if (i === 0) assert.match(r.stdout, /no baseline yet \(0 results\)/);
+  }
+  // A new version of the same variant: the fp32 network's bytes, about three times slower.
+  const bytes = fs.readFileSync(fp32);
+  const slower = path.join(tempDir('gate'), 'candidate.onnx');
+  fs.writeFileSync(slower, bytes);
+  assert.equal((await farm.cli(['model', 'push', slower, '--family', 'gate', '--variant', 'candidate'])).code, 0);
+  const res = await farm.cli([...base, '--branch', 'feature']);
+  assert.equal(res.code, 10, res.stdout + res.stderr);
+  assert.match(res.stdout, /regression \+\d+\.\d%/);
+  assert.match(res.stderr, /regression against the main baseline: testbox latency_ms \+\d/);
+  const runId = /^run (run_\w+)/.exec(res.stdout)?.[1];
+  const job = (JSON.parse((await farm.cli(['run', 'show', runId!, '--json'])).stdout) as { jobs: { verdicts: { metric: string; verdict: string; baseline_results: number; effect: number }[] }[] }).jobs[0]!;
+  const latency = job.verdicts.find((v) => v.metric === 'latency_ms')!;
+  assert.equal(latency.verdict, 'regression');
+  assert.equal(latency.baseline_results, 6, 'the six main-branch results form the baseline');
+  assert.ok(latency.effect > 0.5, `fp32 is much slower than int8: ${latency.effect}`);
+});

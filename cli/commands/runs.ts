@@ -26,10 +26,21 @@ export function resultsTable(run: RunView): string {
       lat ? `${num(lat.mean)} ± ${num(lat.mean_ci_half, 2)}` : null, lat ? `[${num(lat.ci_low)}, ${num(lat.ci_high)}]` : null,
       lat?.count ?? null, mem ? `${num(mem.median)} MiB` : null, energy ? `${num(energy.median)} mJ` : null,
       [...new Set(j.measurements.flatMap((m) => m.flags))].join(',') || null,
+      verdictText(j),
       j.error ? `${j.error.code}: ${j.error.message}` : null,
     ];
   });
-  return table(['DEVICE', 'STATUS', 'MEDIAN ms', 'P90 ms', 'P99 ms', 'MEAN ± 95% CI', 'MEDIAN 95% CI', 'N', 'PEAK MEM', 'ENERGY/INF', 'FLAGS', 'ERROR'], rows);
+  return table(['DEVICE', 'STATUS', 'MEDIAN ms', 'P90 ms', 'P99 ms', 'MEAN ± 95% CI', 'MEDIAN 95% CI', 'N', 'PEAK MEM', 'ENERGY/INF', 'FLAGS', 'VS BASELINE', 'ERROR'], rows);
+}
+
+/** The latency verdict (or the worst other one): e.g. "regression +5.2% (p=0.001, 30 results)". */
+export function verdictText(j: JobView): string | null {
+  const rank = { regression: 0, improvement: 1, pass: 2, insufficient_baseline: 3 } as const;
+  const v = [...j.verdicts].sort((a, b) => (a.metric === 'latency_ms' ? -1 : 0) - (b.metric === 'latency_ms' ? -1 : 0) || rank[a.verdict] - rank[b.verdict])[0];
+  if (!v) return null;
+  if (v.verdict === 'insufficient_baseline') return `no baseline yet (${v.baseline_results} results)`;
+  const pct = v.effect === null ? '' : ` ${v.effect >= 0 ? '+' : ''}${(v.effect * 100).toFixed(1)}%`;
+  return `${v.metric === 'latency_ms' ? '' : `${v.metric} `}${v.verdict}${pct} (p=${v.p_value === null ? '-' : v.p_value.toPrecision(2)}, ${v.baseline_results} results)`;
 }
 
 function describeJob(j: JobView): string {
@@ -57,9 +68,13 @@ export async function waitForRun(api: ApiClient, runId: string, io: Io, timeoutM
   }
 }
 
-function finish(run: RunView, io: Io): void {
+function finish(run: RunView, io: Io, failOnRegression = false): void {
   if (io.json) io.print(run);
   else io.print(`run ${run.id}: ${run.model.family}:${run.model.variant} on ${run.device_selector} — ${run.status}\n${resultsTable(run)}`);
+  const regressions = (run.jobs ?? []).flatMap((j) => j.verdicts.filter((v) => v.verdict === 'regression').map((v) => `${j.device_name} ${v.metric} ${v.effect === null ? '' : `+${(v.effect * 100).toFixed(1)}%`}`));
+  if (failOnRegression && regressions.length > 0) {
+    throw new CliError(EXIT.regression, `regression against the ${(run.jobs?.[0]?.verdicts[0]?.baseline_branch) ?? 'main'} baseline: ${regressions.join('; ')}`);
+  }
   if (run.status !== 'succeeded') {
     const failed = (run.jobs ?? []).find((j) => j.status !== 'succeeded');
     const reason = failed ? `${failed.device_name}: ${failed.status}${failed.error ? ` (${failed.error.code}: ${failed.error.message})` : ''}` : run.status;
@@ -70,7 +85,7 @@ function finish(run: RunView, io: Io): void {
 interface SubmitOptions {
   model: string; device: string; runtime: string; warmup: string; iterations: string; minDuration: string; threads: string;
   seed: string; timeout: string; maxAttempts: string; inputShape?: string[]; inputFill?: string[]; inputFile?: string[];
-  branch?: string; commit?: string; repo?: string; pr?: string; wait?: boolean; waitTimeout: string;
+  branch?: string; commit?: string; repo?: string; pr?: string; wait?: boolean; waitTimeout: string; failOnRegression?: boolean; baselineBranch: string;
 }
 
 export function registerRunCommands(program: Command, env: CommandEnv): void {
@@ -94,6 +109,8 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
     .option('--repo <repository>', 'git repository')
     .option('--pr <number>', 'pull request')
     .option('--wait', 'wait for the run, show progress, print results; exit 1 if any job fails')
+    .option('--fail-on-regression', 'with --wait: exit 10 when a result is a regression against its baseline')
+    .option('--baseline-branch <branch>', 'branch whose results form the baseline', 'main')
     .option('--wait-timeout <duration>', 'give up waiting after this long (exit 5)', '2h')
     .action(env.wrap(async (io, o: SubmitOptions) => {
       let inputs;
@@ -110,7 +127,7 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
       } catch (err) {
         throw new CliError(EXIT.usage, (err as Error).message);
       }
-      const git = Object.fromEntries(Object.entries({ branch: o.branch, commit: o.commit, repository: o.repo, pull_request: o.pr }).filter(([, v]) => v !== undefined));
+      const git = Object.fromEntries(Object.entries({ branch: o.branch, commit: o.commit, repository: o.repo, pull_request: o.pr, baseline_branch: o.baselineBranch }).filter(([, v]) => v !== undefined));
       const body: CreateRunBody = {
         model: o.model, device: o.device, runtime: o.runtime as 'onnxruntime', max_attempts: intOption('max-attempts', o.maxAttempts, 1), git,
         settings: {
@@ -121,7 +138,7 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
       const created = await io.api.request<RunView>('POST', '/runs', { json: body });
       io.progress(`run ${created.id}: ${created.model.family}:${created.model.variant} → ${created.jobs?.map((j) => j.device_name).join(', ')}`);
       if (!o.wait) return io.print(io.json ? created : created.id);
-      finish(await waitForRun(io.api, created.id, io, waitTimeout), io);
+      finish(await waitForRun(io.api, created.id, io, waitTimeout), io, Boolean(o.failOnRegression));
     }));
 
   run.command('wait <id>').description('wait for a run to finish and print its results').option('--wait-timeout <duration>', 'give up after', '2h')

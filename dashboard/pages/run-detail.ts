@@ -136,6 +136,7 @@ export function runDetailPage(runId: string): Page {
       { title: 'Samples', numeric: true, cell: (j) => lat(j).count },
       ...(hasMem ? [{ title: 'Peak memory', numeric: true, cell: (j: JobView) => withUnit(metric(j, 'peak_rss_mib'), (m) => m.max) }] : []),
       ...(hasEnergy ? [{ title: 'Energy / iter', numeric: true, cell: (j: JobView) => withUnit(metric(j, 'energy_mj'), (m) => m.median) }] : []),
+      { title: 'vs baseline', cell: (j: JobView) => verdictCell(j) },
       ...(hasFlags ? [{ title: 'Flags', cell: (j: JobView) => h('span', {}, ...[...new Set(j.measurements.flatMap((m) => m.flags ?? []))].map((f) => badge(f, 'amber', `measured while ${f}: not comparable with unflagged results`))) }] : []),
     ], measured, { id: 'results', rowAttrs: (j) => ({ 'data-job-id': j.id }) });
     const envs = measured.filter((j) => j.environment && Object.keys(j.environment).length > 0).map((j) =>
@@ -193,4 +194,14 @@ export function runDetailPage(runId: string): Page {
       charts.clear();
     },
   };
+}
+
+/** The latency verdict against the series' baseline: a coloured badge with effect and p-value. */
+function verdictCell(j: JobView): Child {
+  const v = j.verdicts.find((x) => x.metric === LATENCY);
+  if (!v) return '—';
+  if (v.verdict === 'insufficient_baseline') return h('span', { class: 'subtle', title: `needs 5 earlier results on ${v.baseline_branch}` }, `no baseline (${v.baseline_results})`);
+  const pct = v.effect === null ? '' : ` ${v.effect >= 0 ? '+' : ''}${(v.effect * 100).toFixed(1)}%`;
+  const tones = { regression: 'red', improvement: 'green', pass: 'grey' } as const;
+  return badge(`${v.verdict}${pct}`, tones[v.verdict], `p=${v.p_value ?? '-'} vs ${v.baseline_results} results on ${v.baseline_branch}`);
 }

@@ -1,7 +1,7 @@
 // Read models for the API: rows joined and shaped into the protocol's view types.
 import type { Db } from '../db/open.js';
 import type {
-  AgentView, DeviceView, JobView, MeasurementSummary, Page, RunView, SamplesView,
+  AgentView, DeviceView, JobView, MeasurementSummary, Page, RunView, SamplesView, VerdictView,
 } from '../../protocol/api.js';
 import type { DeviceHealth, DeviceState, GitMeta, JobStatus, RunSettings, RunStatus } from '../../protocol/domain.js';
 import type { JobErrorCode } from '../../protocol/errors.js';
@@ -125,6 +125,10 @@ function toJobView(db: Db, row: JobRow): JobView {
     progress: row.progress ? (JSON.parse(row.progress) as JobView['progress']) : null,
     environment: row.environment ? (JSON.parse(row.environment) as Record<string, unknown>) : null,
     operators: row.operators ? (JSON.parse(row.operators) as JobView['operators']) : null,
+    verdicts: db.prepare(
+      `SELECT metric, verdict, p_value, effect, ci_low, ci_high, baseline_median, candidate_median, baseline_results, baseline_branch
+       FROM verdicts WHERE job_id = ? ORDER BY metric`,
+    ).all(row.id) as VerdictView[],
     created_at: iso(row.created_at)!, started_at: iso(row.started_at), finished_at: iso(row.finished_at), measurements,
   };
 }

@@ -5,6 +5,7 @@ import type { Db } from '../db/open.js';
 import { JOB_ERROR_CODES, type JobError, type JobErrorCode } from '../../protocol/errors.js';
 import type { OperatorStat, SampleSet } from '../../protocol/agent-messages.js';
 import { encodeSamples, summarize } from '../stats/summary.js';
+import { judgeJob } from '../regression/series.js';
 
 export interface JobRef { job_id: string; attempt: number }
 export type Outcome = 'accepted' | 'duplicate' | 'stale';
@@ -135,6 +136,7 @@ export function completeJob(
       insertMeasurement.run({ job_id: ref.job_id, metric: set.metric, unit: set.unit, attempt: ref.attempt, now, flags: JSON.stringify(set.flags ?? []), ...summary });
       insertSamples.run(ref.job_id, set.metric, encodeSamples(set.samples));
     }
+    judgeJob(db, ref.job_id, now);
     db.prepare(`UPDATE devices SET consecutive_failures = 0, health = CASE WHEN health = 'unknown' THEN 'good' ELSE health END
                 WHERE id = (SELECT device_id FROM jobs WHERE id = ?)`).run(ref.job_id);
     refreshRunStatus(db, jobRunId(db, ref.job_id), now);
