@@ -18,9 +18,11 @@
 // `confirmedRegression` raises the alert on the 3rd regression verdict in a row (the next results,
 // or re-runs of the suspect job). Defaults, chosen with bench/regression-quality.ts on a labelled
 // corpus and checked on two held-out seeds (docs/benchmarks.md): alpha 0.05 per result, minEffect
-// 0.03, window 30, streak 3 — F1 0.81–0.82 with 0–0.9 false alerts per 1,000 no-change results.
-// Stricter per-result alphas lose recall without lowering false alerts much (those come from runs of
-// disturbed results, which a streak of 2 cannot tell from a step: ~0.5 per 1,000 at any alpha).
+// 0.03, window 30, streak 3 — F1 0.77–0.78 at 0–0.92 false alerts per 1,000 no-change results,
+// against 0.71–0.73 for the best threshold or z-score rule. With a streak of 2, pairs of disturbed
+// runs still give 0.2–0.6 false alerts per 1,000 at alpha 0.001, where F1 is down to 0.67.
+// Without the run-to-run term a streak of 3 reaches the same F1, but with 12–19 false alerts per
+// 1,000 results on noisy devices.
 import { quantileSorted } from '../stats/summary.js';
 import { studentTSf } from './distributions.js';
 import { hodgesLehmannSorted, mannWhitneySorted } from './mann-whitney.js';
