@@ -125,6 +125,8 @@ export interface JobView {
   operators: { type: string; name: string; avgMs: number; percent: number; timesCalled: number; memKb?: number }[] | null;
   /** Per-metric verdict against the series' baseline window on the baseline branch. */
   verdicts: VerdictView[];
+  /** Set on a rerun queued to confirm a suspected regression of that job. */
+  confirms_job_id: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -157,6 +159,8 @@ export interface VerdictView {
   candidate_median: number | null;
   baseline_results: number;
   baseline_branch: string;
+  /** For a regression: whether reruns confirmed it (an alert needs "confirmed"). */
+  confirmation: 'confirmed' | 'not_confirmed' | 'pending' | 'none';
 }
 
 export interface SamplesView { job_id: string; metric: string; unit: string; samples: number[] }

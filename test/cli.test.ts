@@ -129,18 +129,23 @@ test('--fail-on-regression exits 10 when a new model version is slower than its 
     if (i === 0) assert.match(r.stdout, /no baseline yet \(0 results\)/);
   }
   // A new version of the same variant: the fp32 network's bytes, about three times slower.
-  const bytes = fs.readFileSync(fp32);
+  // Appending a doc_string field (protobuf field 6) gives the same network new bytes, since these
+  // bytes are already stored as kws-cnn:fp32 and one artifact belongs to one family:variant.
+  const note = Buffer.from('gate test copy');
+  const bytes = Buffer.concat([fs.readFileSync(fp32), Buffer.from([0x32, note.length]), note]);
   const slower = path.join(tempDir('gate'), 'candidate.onnx');
   fs.writeFileSync(slower, bytes);
   assert.equal((await farm.cli(['model', 'push', slower, '--family', 'gate', '--variant', 'candidate'])).code, 0);
   const res = await farm.cli([...base, '--branch', 'feature']);
   assert.equal(res.code, 10, res.stdout + res.stderr);
-  assert.match(res.stdout, /regression \+\d+\.\d%/);
-  assert.match(res.stderr, /regression against the main baseline: testbox latency_ms \+\d/);
+  assert.match(res.stdout, /regression \+\d+\.\d% confirmed/);
+  assert.equal((res.stdout.match(/testbox \(rerun\)/g) ?? []).length, 2, 'two reruns confirmed the suspect result');
+  assert.match(res.stderr, /confirmed regression against the main baseline: testbox latency_ms \+\d/);
   const runId = /^run (run_\w+)/.exec(res.stdout)?.[1];
-  const job = (JSON.parse((await farm.cli(['run', 'show', runId!, '--json'])).stdout) as { jobs: { verdicts: { metric: string; verdict: string; baseline_results: number; effect: number }[] }[] }).jobs[0]!;
+  const job = (JSON.parse((await farm.cli(['run', 'show', runId!, '--json'])).stdout) as { jobs: { confirms_job_id: string | null; verdicts: { metric: string; verdict: string; baseline_results: number; effect: number; confirmation: string }[] }[] }).jobs.find((j) => !j.confirms_job_id)!;
   const latency = job.verdicts.find((v) => v.metric === 'latency_ms')!;
   assert.equal(latency.verdict, 'regression');
+  assert.equal(latency.confirmation, 'confirmed');
   assert.equal(latency.baseline_results, 6, 'the six main-branch results form the baseline');
   assert.ok(latency.effect > 0.5, `fp32 is much slower than int8: ${latency.effect}`);
 });

@@ -22,7 +22,7 @@ export function resultsTable(run: RunView): string {
     const mem = j.measurements.find((m) => m.metric === 'peak_rss_mib');
     const energy = j.measurements.find((m) => m.metric === 'energy_mj');
     return [
-      j.device_name, j.status, lat ? num(lat.median) : null, lat ? num(lat.p90) : null, lat ? num(lat.p99) : null,
+      j.confirms_job_id ? `${j.device_name} (rerun)` : j.device_name, j.status, lat ? num(lat.median) : null, lat ? num(lat.p90) : null, lat ? num(lat.p99) : null,
       lat ? `${num(lat.mean)} ± ${num(lat.mean_ci_half, 2)}` : null, lat ? `[${num(lat.ci_low)}, ${num(lat.ci_high)}]` : null,
       lat?.count ?? null, mem ? `${num(mem.median)} MiB` : null, energy ? `${num(energy.median)} mJ` : null,
       [...new Set(j.measurements.flatMap((m) => m.flags))].join(',') || null,
@@ -40,7 +40,8 @@ export function verdictText(j: JobView): string | null {
   if (!v) return null;
   if (v.verdict === 'insufficient_baseline') return `no baseline yet (${v.baseline_results} results)`;
   const pct = v.effect === null ? '' : ` ${v.effect >= 0 ? '+' : ''}${(v.effect * 100).toFixed(1)}%`;
-  return `${v.metric === 'latency_ms' ? '' : `${v.metric} `}${v.verdict}${pct} (p=${v.p_value === null ? '-' : v.p_value.toPrecision(2)}, ${v.baseline_results} results)`;
+  const confirmation = j.confirms_job_id ? '' : v.confirmation === 'confirmed' ? ' confirmed' : v.confirmation === 'not_confirmed' ? ' not confirmed by rerun' : v.confirmation === 'pending' ? ' (rerunning)' : '';
+  return `${v.metric === 'latency_ms' ? '' : `${v.metric} `}${v.verdict}${pct}${confirmation} (p=${v.p_value === null ? '-' : v.p_value.toPrecision(2)}, ${v.baseline_results} results)`;
 }
 
 function describeJob(j: JobView): string {
@@ -71,9 +72,11 @@ export async function waitForRun(api: ApiClient, runId: string, io: Io, timeoutM
 function finish(run: RunView, io: Io, failOnRegression = false): void {
   if (io.json) io.print(run);
   else io.print(`run ${run.id}: ${run.model.family}:${run.model.variant} on ${run.device_selector} — ${run.status}\n${resultsTable(run)}`);
-  const regressions = (run.jobs ?? []).flatMap((j) => j.verdicts.filter((v) => v.verdict === 'regression').map((v) => `${j.device_name} ${v.metric} ${v.effect === null ? '' : `+${(v.effect * 100).toFixed(1)}%`}`));
+  const regressions = (run.jobs ?? []).filter((j) => !j.confirms_job_id).flatMap((j) => j.verdicts
+    .filter((v) => v.verdict === 'regression' && v.confirmation === 'confirmed')
+    .map((v) => `${j.device_name} ${v.metric} ${v.effect === null ? '' : `+${(v.effect * 100).toFixed(1)}%`}`));
   if (failOnRegression && regressions.length > 0) {
-    throw new CliError(EXIT.regression, `regression against the ${(run.jobs?.[0]?.verdicts[0]?.baseline_branch) ?? 'main'} baseline: ${regressions.join('; ')}`);
+    throw new CliError(EXIT.regression, `confirmed regression against the ${(run.jobs?.[0]?.verdicts[0]?.baseline_branch) ?? 'main'} baseline: ${regressions.join('; ')}`);
   }
   if (run.status !== 'succeeded') {
     const failed = (run.jobs ?? []).find((j) => j.status !== 'succeeded');

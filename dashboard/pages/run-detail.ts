@@ -203,5 +203,6 @@ function verdictCell(j: JobView): Child {
   if (v.verdict === 'insufficient_baseline') return h('span', { class: 'subtle', title: `needs 5 earlier results on ${v.baseline_branch}` }, `no baseline (${v.baseline_results})`);
   const pct = v.effect === null ? '' : ` ${v.effect >= 0 ? '+' : ''}${(v.effect * 100).toFixed(1)}%`;
   const tones = { regression: 'red', improvement: 'green', pass: 'grey' } as const;
-  return badge(`${v.verdict}${pct}`, tones[v.verdict], `p=${v.p_value ?? '-'} vs ${v.baseline_results} results on ${v.baseline_branch}`);
+  const confirmation = j.confirms_job_id ? ' (rerun)' : v.confirmation === 'confirmed' ? ' · confirmed' : v.confirmation === 'not_confirmed' ? ' · not confirmed' : v.confirmation === 'pending' ? ' · rerunning' : '';
+  return badge(`${v.verdict}${pct}${confirmation}`, v.confirmation === 'not_confirmed' ? 'amber' : tones[v.verdict], `p=${v.p_value ?? '-'} vs ${v.baseline_results} results on ${v.baseline_branch}`);
 }

@@ -7,6 +7,7 @@ import type { DeviceHealth, DeviceState, GitMeta, JobStatus, RunSettings, RunSta
 import type { JobErrorCode } from '../../protocol/errors.js';
 import { pageOf } from '../http/paging.js';
 import { decodeSamples } from '../stats/summary.js';
+import { confirmationState } from '../regression/series.js';
 import type { ModelStore } from '../models/store.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -101,7 +102,7 @@ export function listRuns(db: Db, models: ModelStore, limit: number, cursor?: str
 export function getRun(db: Db, models: ModelStore, id: string): RunView | null {
   const row = db.prepare('SELECT rowid AS _rowid, * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
   if (!row) return null;
-  const jobs = (db.prepare(`${JOB_SELECT} WHERE j.run_id = ? ORDER BY d.name`).all(id) as JobRow[]).map((j) => toJobView(db, j));
+  const jobs = (db.prepare(`${JOB_SELECT} WHERE j.run_id = ? ORDER BY d.name, j.created_at, j.rowid`).all(id) as JobRow[]).map((j) => toJobView(db, j));
   return { ...toRunView(db, models, row), jobs };
 }
 
@@ -110,6 +111,7 @@ const JOB_SELECT = `SELECT j.*, d.name AS device_name FROM jobs j JOIN devices d
 interface JobRow {
   id: string; run_id: string; device_id: string; device_name: string; status: JobStatus; attempt: number; max_attempts: number;
   error_code: string | null; error_message: string | null; progress: string | null; environment: string | null; operators: string | null;
+  confirms_job_id: string | null;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
 
@@ -125,10 +127,11 @@ function toJobView(db: Db, row: JobRow): JobView {
     progress: row.progress ? (JSON.parse(row.progress) as JobView['progress']) : null,
     environment: row.environment ? (JSON.parse(row.environment) as Record<string, unknown>) : null,
     operators: row.operators ? (JSON.parse(row.operators) as JobView['operators']) : null,
-    verdicts: db.prepare(
+    verdicts: (db.prepare(
       `SELECT metric, verdict, p_value, effect, ci_low, ci_high, baseline_median, candidate_median, baseline_results, baseline_branch
        FROM verdicts WHERE job_id = ? ORDER BY metric`,
-    ).all(row.id) as VerdictView[],
+    ).all(row.id) as Omit<VerdictView, 'confirmation'>[]).map((v) => ({ ...v, confirmation: confirmationState(db, row.confirms_job_id ?? row.id, v.metric) })),
+    confirms_job_id: row.confirms_job_id,
     created_at: iso(row.created_at)!, started_at: iso(row.started_at), finished_at: iso(row.finished_at), measurements,
   };
 }

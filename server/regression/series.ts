@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import type { Db } from '../db/open.js';
 import { decodeSamples } from '../stats/summary.js';
 import { GATE_DEFAULTS, judgeResult, type Direction } from './gate.js';
+import { randomId } from '../ids.js';
 
 /** Lower is better for time, energy and memory; higher for throughput, accuracy and fidelity. */
 export function metricDirection(metric: string): Direction {
@@ -17,12 +18,18 @@ export function seriesKey(parts: { family: string; variant: string; deviceId: st
   return crypto.createHash('sha256').update(canonical).digest('hex').slice(0, 32);
 }
 
-interface JobContextRow { device_id: string; family: string; variant: string; runtime: string; settings: string; git: string }
+interface JobContextRow {
+  run_id: string; device_id: string; family: string; variant: string; runtime: string; settings: string; git: string;
+  confirms_job_id: string | null; max_attempts: number; timeout_ms: number;
+}
+
+/** Reruns that must agree before a regression counts (the gate's "three in a row", see docs/benchmarks.md). */
+export const CONFIRMATION_RERUNS = GATE_DEFAULTS.confirm - 1;
 
 /** Computes series keys and verdicts for a job's fresh measurements (call inside its completion transaction). */
 export function judgeJob(db: Db, jobId: string, now: number): void {
   const job = db.prepare(
-    `SELECT j.device_id, m.family, m.variant, r.runtime, r.settings, r.git
+    `SELECT j.run_id, j.device_id, j.confirms_job_id, j.max_attempts, j.timeout_ms, m.family, m.variant, r.runtime, r.settings, r.git
      FROM jobs j JOIN runs r ON r.id = j.run_id JOIN models m ON m.sha256 = r.model_sha256 WHERE j.id = ?`,
   ).get(jobId) as JobContextRow;
   const settings = JSON.parse(job.settings) as { threads: number; inputs: unknown };
@@ -37,7 +44,7 @@ export function judgeJob(db: Db, jobId: string, now: number): void {
     `SELECT s.data FROM measurements m
        JOIN samples s ON s.job_id = m.job_id AND s.metric = m.metric
        JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
-     WHERE m.series_key = @key AND m.metric = @metric AND m.job_id != @job AND m.flags = '[]'
+     WHERE m.series_key = @key AND m.metric = @metric AND j.run_id != @run AND m.flags = '[]'
        AND COALESCE(json_extract(r.git, '$.branch'), @branch) = @branch
      ORDER BY m.created_at DESC, m.rowid DESC LIMIT @window`,
   );
@@ -46,8 +53,9 @@ export function judgeJob(db: Db, jobId: string, now: number): void {
        baseline_results, baseline_branch, created_at)
      VALUES (@job, @metric, @verdict, @p, @effect, @lo, @hi, @bm, @cm, @n, @branch, @now)`,
   );
+  let regression = false;
   for (const m of metrics) {
-    const baseline = (baselineOf.all({ key, metric: m.metric, job: jobId, branch: baselineBranch, window: GATE_DEFAULTS.window }) as { data: Buffer }[])
+    const baseline = (baselineOf.all({ key, metric: m.metric, run: job.run_id, branch: baselineBranch, window: GATE_DEFAULTS.window }) as { data: Buffer }[])
       .reverse().map((r) => decodeSamples(r.data));
     const result = judgeResult({ baseline, candidate: decodeSamples(m.data), direction: metricDirection(m.metric) });
     const finite = (x: number) => (Number.isFinite(x) ? x : null);
@@ -56,5 +64,32 @@ export function judgeJob(db: Db, jobId: string, now: number): void {
       lo: finite(result.ci[0]), hi: finite(result.ci[1]), bm: finite(result.baselineMedian), cm: finite(result.candidateMedian),
       n: result.baselineResults, branch: baselineBranch, now,
     });
+    if (result.verdict === 'regression') regression = true;
   }
+  if (regression) queueConfirmation(db, jobId, job, now);
+}
+
+/** Queues the next rerun of a suspected regression, up to CONFIRMATION_RERUNS per original job. */
+function queueConfirmation(db: Db, jobId: string, job: JobContextRow, now: number): void {
+  const root = job.confirms_job_id ?? jobId;
+  const done = (db.prepare('SELECT COUNT(*) AS n FROM jobs WHERE confirms_job_id = ?').get(root) as { n: number }).n;
+  if (done >= CONFIRMATION_RERUNS) return;
+  db.prepare(
+    `INSERT INTO jobs (id, run_id, device_id, max_attempts, timeout_ms, created_at, confirms_job_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ).run(randomId('job'), job.run_id, job.device_id, job.max_attempts, job.timeout_ms, now, root);
+}
+
+/**
+ * A regression on a metric is confirmed when the original result and all its reruns were judged
+ * regressions; `pending` while reruns are still due.
+ */
+export function confirmationState(db: Db, rootJobId: string, metric: string): 'confirmed' | 'not_confirmed' | 'pending' | 'none' {
+  const chain = db.prepare(
+    `SELECT j.id, j.status, v.verdict FROM jobs j LEFT JOIN verdicts v ON v.job_id = j.id AND v.metric = ?
+     WHERE j.id = ? OR j.confirms_job_id = ? ORDER BY j.created_at, j.rowid`,
+  ).all(metric, rootJobId, rootJobId) as { id: string; status: string; verdict: string | null }[];
+  if (chain[0]?.verdict !== 'regression') return 'none';
+  if (chain.some((c) => c.status === 'succeeded' && c.verdict !== 'regression')) return 'not_confirmed';
+  if (chain.some((c) => c.status !== 'succeeded') && chain.some((c) => ['failed', 'timed_out', 'canceled'].includes(c.status))) return 'not_confirmed';
+  return chain.length > CONFIRMATION_RERUNS && chain.every((c) => c.verdict === 'regression') ? 'confirmed' : 'pending';
 }
