@@ -6,6 +6,7 @@ import { registerServeCommands } from './commands/serve.js';
 import { registerFarmCommands } from './commands/farm.js';
 import { registerModelCommands } from './commands/models.js';
 import { registerRunCommands } from './commands/runs.js';
+import { registerAlertCommands } from './commands/alerts.js';
 
 export interface Io {
   api: ApiClient;
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerFarmCommands(program, env);
   registerModelCommands(program, env);
   registerRunCommands(program, env);
+  registerAlertCommands(program, env);
   program.addHelpText('after', `
 Quick start:
   benchfleet up                                   # server + local agent, prints the dashboard URL

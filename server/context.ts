@@ -4,6 +4,7 @@ import type { Db } from './db/open.js';
 import type { ModelStore } from './models/store.js';
 import type { QueuePolicy } from './queue/jobs.js';
 import type { LiveEvent } from '../protocol/api.js';
+import type { WebhookDeliveryView } from '../protocol/alerts.js';
 
 export interface ServerConfig {
   host: string;
@@ -13,6 +14,8 @@ export interface ServerConfig {
   maxJsonBytes: number;
   heartbeatMs: number;
   dispatchIntervalMs: number;
+  /** Base URL of the dashboard in webhook links; defaults to the address the server listens on. */
+  publicUrl: string | null;
 }
 
 export interface ServerContext {
@@ -27,4 +30,6 @@ export interface ServerContext {
   kick(): void;
   /** Tells the agent holding a job to stop it. */
   cancelOnAgent(agentId: string, jobId: string, attempt: number, reason: string): void;
+  /** The webhook outbox worker: look for due deliveries now; send a test delivery. */
+  webhooks: { kick(): void; sendTest(webhookId: string): Promise<WebhookDeliveryView> };
 }

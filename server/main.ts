@@ -13,8 +13,10 @@ import { countAdminTokens, createToken } from './auth/tokens.js';
 import type { ServerConfig, ServerContext } from './context.js';
 import type { Log } from './agents/session.js';
 import type { LiveEvent } from '../protocol/api.js';
+import { DEFAULT_WEBHOOK_CONFIG, WebhookDeliverer, type WebhookConfig } from './webhooks/deliver.js';
+import { analyzeDueSeries } from './regression/analyzer.js';
 
-export interface StartOptions extends Partial<ServerConfig> { policy?: Partial<QueuePolicy>; log?: Log; now?: () => number }
+export interface StartOptions extends Partial<ServerConfig> { policy?: Partial<QueuePolicy>; webhooks?: Partial<WebhookConfig>; log?: Log; now?: () => number }
 
 export interface RunningServer {
   url: string;
@@ -34,6 +36,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxJsonBytes: 32 * 1024 * 1024,
   heartbeatMs: 5000,
   dispatchIntervalMs: 1000,
+  publicUrl: null,
 };
 
 export function jsonLog(component: string): Log {
@@ -41,7 +44,7 @@ export function jsonLog(component: string): Log {
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
-  const { policy: policyOverrides, log: logOption, now: nowOption, ...configOverrides } = opts;
+  const { policy: policyOverrides, webhooks: webhookOverrides, log: logOption, now: nowOption, ...configOverrides } = opts;
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...configOverrides };
   const log = logOption ?? jsonLog('server');
   const db = openDatabase(path.join(config.dataDir, 'benchfleet.db'));
@@ -49,10 +52,13 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const policy: QueuePolicy = { ...DEFAULT_POLICY, ...policyOverrides };
   let hub: SocketHub | null = null;
   let kickTimer: NodeJS.Timeout | null = null;
+  let listenUrl = '';
+  const now = nowOption ?? (() => Date.now());
+  const deliverer = new WebhookDeliverer(db, { ...DEFAULT_WEBHOOK_CONFIG, ...webhookOverrides }, () => config.publicUrl ?? listenUrl, log, now);
 
   const ctx: ServerContext = {
     db, models, policy, config,
-    now: nowOption ?? (() => Date.now()),
+    now,
     publish: (event: LiveEvent) => hub?.publish(event),
     kick: () => {
       if (kickTimer) return;
@@ -61,6 +67,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     cancelOnAgent: (agentId, jobId, attempt, reason) => {
       hub?.sessions.get(agentId)?.send({ type: 'job.cancel', job_id: jobId, attempt, reason });
     },
+    webhooks: { kick: () => deliverer.kick(), sendTest: (id) => deliverer.sendTest(id) },
   };
   hub = new SocketHub(ctx, log);
 
@@ -80,6 +87,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const hostForUrl = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  listenUrl = `http://${hostForUrl}:${port}`;
+  deliverer.start();
 
   const tick = setInterval(() => {
     try {
@@ -91,18 +101,19 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         ctx.publish({ type: 'run.changed', run_id: job.run_id, status: run.status });
       }
       if (hub) dispatch(ctx, hub.sessions, log);
+      if (analyzeDueSeries(db, ctx.now()) > 0) deliverer.kick();
     } catch (err) {
       log('tick failed', { error: String((err as Error).stack ?? err) });
     }
   }, config.dispatchIntervalMs);
 
-  const hostForUrl = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return {
-    url: `http://${hostForUrl}:${port}`,
+    url: listenUrl,
     port, db, ctx, firstAdminToken,
     close: async () => {
       clearInterval(tick);
       if (kickTimer) clearTimeout(kickTimer);
+      await deliverer.stop();
       hub?.closeAll();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

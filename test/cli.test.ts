@@ -146,6 +146,7 @@ test('--fail-on-regression exits 10 when a new model version is slower than its 
   const latency = job.verdicts.find((v) => v.metric === 'latency_ms')!;
   assert.equal(latency.verdict, 'regression');
   assert.equal(latency.confirmation, 'confirmed');
-  assert.equal(latency.baseline_results, 6, 'the six main-branch results form the baseline');
+  // The six main-branch results (and any reruns a noisy one among them triggered) form the baseline.
+  assert.ok(latency.baseline_results >= 6 && latency.baseline_results <= 6 + 2 * 5, `baseline of ${latency.baseline_results} results`);
   assert.ok(latency.effect > 0.5, `fp32 is much slower than int8: ${latency.effect}`);
 });

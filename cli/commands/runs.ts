@@ -6,6 +6,7 @@ import { TERMINAL_JOB_STATUSES } from '../../protocol/domain.js';
 import { CliError, EXIT, type ApiClient } from '../client.js';
 import { num, parseDuration, table } from '../format.js';
 import { buildInputSpecs } from '../inputs.js';
+import { confirmedRegressions, junitXml, markdownSummary } from '../gate-report.js';
 import type { CommandEnv, Io } from '../main.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -69,13 +70,25 @@ export async function waitForRun(api: ApiClient, runId: string, io: Io, timeoutM
   }
 }
 
-function finish(run: RunView, io: Io, failOnRegression = false): void {
+interface FinishOptions { failOnRegression?: boolean | undefined; summary?: string | undefined; junit?: string | undefined }
+
+function finish(run: RunView, io: Io, o: FinishOptions = {}): void {
   if (io.json) io.print(run);
   else io.print(`run ${run.id}: ${run.model.family}:${run.model.variant} on ${run.device_selector} — ${run.status}\n${resultsTable(run)}`);
-  const regressions = (run.jobs ?? []).filter((j) => !j.confirms_job_id).flatMap((j) => j.verdicts
-    .filter((v) => v.verdict === 'regression' && v.confirmation === 'confirmed')
-    .map((v) => `${j.device_name} ${v.metric} ${v.effect === null ? '' : `+${(v.effect * 100).toFixed(1)}%`}`));
-  if (failOnRegression && regressions.length > 0) {
+  const summary = markdownSummary(run, io.api.creds.server);
+  if (o.failOnRegression && !io.json) io.print(`\n${summary}`);
+  const write = (file: string, text: string) => {
+    try {
+      fs.writeFileSync(file, text);
+    } catch (err) {
+      throw new CliError(EXIT.usage, `cannot write ${file}: ${(err as Error).message}`);
+    }
+    io.progress(`wrote ${file}`);
+  };
+  if (o.summary) write(o.summary, summary);
+  if (o.junit) write(o.junit, junitXml(run));
+  const regressions = confirmedRegressions(run).map((r) => `${r.device} ${r.metric} ${r.effect === null ? '' : `+${(r.effect * 100).toFixed(1)}%`}`);
+  if (o.failOnRegression && regressions.length > 0) {
     throw new CliError(EXIT.regression, `confirmed regression against the ${(run.jobs?.[0]?.verdicts[0]?.baseline_branch) ?? 'main'} baseline: ${regressions.join('; ')}`);
   }
   if (run.status !== 'succeeded') {
@@ -88,7 +101,7 @@ function finish(run: RunView, io: Io, failOnRegression = false): void {
 interface SubmitOptions {
   model: string; device: string; runtime: string; warmup: string; iterations: string; minDuration: string; threads: string;
   seed: string; timeout: string; maxAttempts: string; inputShape?: string[]; inputFill?: string[]; inputFile?: string[];
-  branch?: string; commit?: string; repo?: string; pr?: string; wait?: boolean; waitTimeout: string; failOnRegression?: boolean; baselineBranch: string;
+  branch?: string; commit?: string; repo?: string; pr?: string; wait?: boolean; waitTimeout: string; failOnRegression?: boolean; baselineBranch: string; summary?: string; junit?: string;
 }
 
 export function registerRunCommands(program: Command, env: CommandEnv): void {
@@ -112,7 +125,9 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
     .option('--repo <repository>', 'git repository')
     .option('--pr <number>', 'pull request')
     .option('--wait', 'wait for the run, show progress, print results; exit 1 if any job fails')
-    .option('--fail-on-regression', 'with --wait: exit 10 when a result is a regression against its baseline')
+    .option('--fail-on-regression', 'with --wait: print a markdown summary against the baseline branch; exit 10 on a confirmed regression')
+    .option('--summary <file>', 'with --wait: write the markdown summary to a file (e.g. $GITHUB_STEP_SUMMARY)')
+    .option('--junit <file>', 'with --wait: write JUnit XML (one case per device and metric)')
     .option('--baseline-branch <branch>', 'branch whose results form the baseline', 'main')
     .option('--wait-timeout <duration>', 'give up waiting after this long (exit 5)', '2h')
     .action(env.wrap(async (io, o: SubmitOptions) => {
@@ -140,12 +155,17 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
       };
       const created = await io.api.request<RunView>('POST', '/runs', { json: body });
       io.progress(`run ${created.id}: ${created.model.family}:${created.model.variant} → ${created.jobs?.map((j) => j.device_name).join(', ')}`);
-      if (!o.wait) return io.print(io.json ? created : created.id);
-      finish(await waitForRun(io.api, created.id, io, waitTimeout), io, Boolean(o.failOnRegression));
+      if (!o.wait) {
+        if (o.failOnRegression || o.summary || o.junit) io.progress('note: --fail-on-regression, --summary and --junit need --wait');
+        return io.print(io.json ? created : created.id);
+      }
+      finish(await waitForRun(io.api, created.id, io, waitTimeout), io, o);
     }));
 
   run.command('wait <id>').description('wait for a run to finish and print its results').option('--wait-timeout <duration>', 'give up after', '2h')
-    .action(env.wrap(async (io, id: string, o: { waitTimeout: string }) => finish(await waitForRun(io.api, id, io, parseDuration(o.waitTimeout)), io)));
+    .option('--fail-on-regression', 'print a markdown summary; exit 10 on a confirmed regression')
+    .option('--summary <file>', 'write the markdown summary to a file').option('--junit <file>', 'write JUnit XML')
+    .action(env.wrap(async (io, id: string, o: FinishOptions & { waitTimeout: string }) => finish(await waitForRun(io.api, id, io, parseDuration(o.waitTimeout)), io, o)));
 
   run.command('show <id>').description('show a run, its jobs and results').action(env.wrap(async (io, id: string) => {
     const r = await io.api.request<RunView>('GET', `/runs/${encodeURIComponent(id)}`);

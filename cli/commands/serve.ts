@@ -14,7 +14,7 @@ import { startDemoPhone, type DemoPhone } from '../demo-phone.js';
 import { ApiClient, CREDENTIALS_FILE, CliError, EXIT } from '../client.js';
 import os from 'node:os';
 
-interface ServeOptions { port: string; host: string; data: string; agent?: boolean; sysfsRoot?: string; demoPhone?: boolean }
+interface ServeOptions { port: string; host: string; data: string; agent?: boolean; sysfsRoot?: string; demoPhone?: boolean; publicUrl?: string }
 
 function port(text: string): number {
   const n = Number(text);
@@ -40,7 +40,7 @@ function onShutdown(fn: () => Promise<void>): void {
 
 async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
   const dataDir = path.resolve(opts.data);
-  const server = await startServer({ port: port(opts.port), host: opts.host, dataDir });
+  const server = await startServer({ port: port(opts.port), host: opts.host, dataDir, publicUrl: opts.publicUrl ?? null });
   const credentialsFile = path.join(dataDir, CREDENTIALS_FILE);
   const out = process.stdout;
   out.write(`benchfleet server listening on ${server.url} (data in ${dataDir})\n`);
@@ -113,7 +113,8 @@ export function registerServeCommands(program: Command): void {
     .description(description)
     .option('-p, --port <port>', 'HTTP + WebSocket port', process.env.BENCHFLEET_PORT ?? '8080')
     .option('--host <host>', 'address to listen on (0.0.0.0 to accept remote agents)', process.env.BENCHFLEET_HOST ?? '127.0.0.1')
-    .option('--data <dir>', 'data folder (SQLite database, models, credentials)', process.env.BENCHFLEET_DATA ?? 'data');
+    .option('--data <dir>', 'data folder (SQLite database, models, credentials)', process.env.BENCHFLEET_DATA ?? 'data')
+    .option('--public-url <url>', 'the dashboard\'s address as others reach it, for links in webhooks', process.env.BENCHFLEET_PUBLIC_URL);
   serverCommand('up', 'start the server and a local agent for this machine (the quick start)')
     .option('--sysfs-root <dir>', 'read sysfs/procfs under this root (for testing)')
     .option('--demo-phone', 'also start an emulated Android phone (needs Debian\'s adb) so the farm has a phone')

@@ -6,6 +6,8 @@ import { JOB_ERROR_CODES, type JobError, type JobErrorCode } from '../../protoco
 import type { OperatorStat, SampleSet } from '../../protocol/agent-messages.js';
 import { encodeSamples, summarize } from '../stats/summary.js';
 import { judgeJob } from '../regression/series.js';
+import { deviceHealthChanged } from '../webhooks/events.js';
+import { runFinished } from '../webhooks/run-finished.js';
 
 export interface JobRef { job_id: string; attempt: number }
 export type Outcome = 'accepted' | 'duplicate' | 'stale';
@@ -137,8 +139,10 @@ export function completeJob(
       insertSamples.run(ref.job_id, set.metric, encodeSamples(set.samples));
     }
     judgeJob(db, ref.job_id, now);
+    const device = db.prepare('SELECT d.id, d.health FROM devices d JOIN jobs j ON j.device_id = d.id WHERE j.id = ?').get(ref.job_id) as { id: string; health: string };
     db.prepare(`UPDATE devices SET consecutive_failures = 0, health = CASE WHEN health = 'unknown' THEN 'good' ELSE health END
-                WHERE id = (SELECT device_id FROM jobs WHERE id = ?)`).run(ref.job_id);
+                WHERE id = ?`).run(device.id);
+    if (device.health === 'unknown') deviceHealthChanged(db, device.id, 'unknown', 'good', 'a job succeeded', now);
     refreshRunStatus(db, jobRunId(db, ref.job_id), now);
     return 'accepted';
   }).immediate();
@@ -177,13 +181,14 @@ export function failJob(db: Db, ref: JobRef, agentId: string | null, now: number
         .get(ref.job_id, ref.attempt, error.code);
       return same ? 'duplicate' : 'stale';
     }
-    if (JOB_ERROR_CODES[code].deviceFault) noteDeviceFault(db, ref.job_id, error, policy);
+    if (JOB_ERROR_CODES[code].deviceFault) noteDeviceFault(db, ref.job_id, error, policy, now);
     refreshRunStatus(db, jobRunId(db, ref.job_id), now);
     return 'accepted';
   }).immediate();
 }
 
-function noteDeviceFault(db: Db, jobId: string, error: JobError, policy: QueuePolicy): void {
+function noteDeviceFault(db: Db, jobId: string, error: JobError, policy: QueuePolicy, now: number): void {
+  const before = db.prepare('SELECT d.id, d.health FROM devices d JOIN jobs j ON j.device_id = d.id WHERE j.id = ?').get(jobId) as { id: string; health: string };
   db.prepare(
     `UPDATE devices SET consecutive_failures = consecutive_failures + 1,
        health = CASE WHEN consecutive_failures + 1 >= @k AND health IN ('good', 'unknown') THEN 'bad' ELSE health END,
@@ -191,6 +196,8 @@ function noteDeviceFault(db: Db, jobId: string, error: JobError, policy: QueuePo
                             THEN @reason ELSE health_reason END
      WHERE id = (SELECT device_id FROM jobs WHERE id = @job)`,
   ).run({ k: policy.badAfterFailures, job: jobId, reason: `${policy.badAfterFailures} device failures in a row; last: ${error.code}: ${error.message}` });
+  const after = db.prepare('SELECT health, health_reason FROM devices WHERE id = ?').get(before.id) as { health: string; health_reason: string | null };
+  deviceHealthChanged(db, before.id, before.health, after.health, after.health_reason, now);
 }
 
 export interface ReapedJob { id: string; run_id: string; status: string; attempt: number; lease_owner: string | null }
@@ -249,6 +256,7 @@ export function cancelRun(db: Db, runId: string, now: number): ReapedJob[] {
 
 /** Derives a run's status from its jobs and stores it (with finished_at once every job is terminal). */
 export function refreshRunStatus(db: Db, runId: string, now: number): void {
+  const before = db.prepare('SELECT finished_at FROM runs WHERE id = ?').get(runId) as { finished_at: number | null } | undefined;
   db.prepare(
     `UPDATE runs SET
        status = (SELECT CASE
@@ -262,4 +270,8 @@ export function refreshRunStatus(db: Db, runId: string, now: number): void {
                           THEN COALESCE(finished_at, @now) ELSE NULL END
      WHERE id = @run`,
   ).run({ run: runId, now });
+  if (before && before.finished_at === null) {
+    const after = db.prepare('SELECT finished_at FROM runs WHERE id = ?').get(runId) as { finished_at: number | null };
+    if (after.finished_at !== null) runFinished(db, runId, now);
+  }
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, type RunningServer } from '../../server/main.js';
 import type { QueuePolicy } from '../../server/queue/jobs.js';
+import type { WebhookConfig } from '../../server/webhooks/deliver.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const cliBin = path.join(repoRoot, 'bin', 'benchfleet.js');
@@ -52,11 +53,11 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
   }
 }
 
-export async function startFarm(opts: { agent?: boolean; policy?: Partial<QueuePolicy>; heartbeatMs?: number; dataDir?: string } = {}): Promise<Farm> {
+export async function startFarm(opts: { agent?: boolean; policy?: Partial<QueuePolicy>; heartbeatMs?: number; dataDir?: string; webhooks?: Partial<WebhookConfig> } = {}): Promise<Farm> {
   const dataDir = opts.dataDir ?? tempDir('farm');
   const logFile = fs.createWriteStream(path.join(dataDir, 'server.log'), { flags: 'a' });
   const server = await startServer({
-    port: 0, dataDir, heartbeatMs: opts.heartbeatMs ?? 500, dispatchIntervalMs: 200, policy: opts.policy,
+    port: 0, dataDir, heartbeatMs: opts.heartbeatMs ?? 500, dispatchIntervalMs: 200, policy: opts.policy, webhooks: opts.webhooks,
     log: (msg, extra) => logFile.write(`${JSON.stringify({ msg, ...extra })}\n`),
   });
   const adminToken = server.firstAdminToken ?? fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8');

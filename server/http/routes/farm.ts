@@ -9,6 +9,7 @@ import { createAgent, revokeAgent } from '../../farm/registry.js';
 import { getAgent, getDevice, listAgents, listDevices } from '../../farm/views.js';
 import type { ServerContext } from '../../context.js';
 import { jsonBody, requirePermission, validate } from '../middleware.js';
+import { deviceHealthChanged } from '../../webhooks/events.js';
 
 export function farmRoutes(ctx: ServerContext): Router {
   const r = Router();
@@ -36,13 +37,15 @@ export function farmRoutes(ctx: ServerContext): Router {
         ctx.db.prepare('UPDATE devices SET name = ? WHERE id = ?').run(body.name, device.id);
       }
       if (body.health) {
-        ctx.db.prepare(`UPDATE devices SET health = ?, health_reason = ?, consecutive_failures = 0 WHERE id = ?`)
-          .run(body.health, body.health === 'good' || body.health === 'unknown' ? null : 'set by an admin', device.id);
+        const reason = body.health === 'good' || body.health === 'unknown' ? null : 'set by an admin';
+        ctx.db.prepare(`UPDATE devices SET health = ?, health_reason = ?, consecutive_failures = 0 WHERE id = ?`).run(body.health, reason, device.id);
+        deviceHealthChanged(ctx.db, device.id, device.health, body.health, reason ?? 'set by an admin', ctx.now());
       }
       if (body.labels) ctx.db.prepare('UPDATE devices SET labels = ? WHERE id = ?').run(JSON.stringify({ ...device.labels, ...body.labels }), device.id);
     })();
     ctx.publish({ type: 'device.changed', device_id: device.id });
     ctx.kick();
+    ctx.webhooks.kick();
     res.json(getDevice(ctx.db, device.id));
   });
 

@@ -1,0 +1,83 @@
+// Change points over each series' history on its baseline branch (E-divisive means on the
+// results' medians, flagged results left out). A series is due when a result arrived after its
+// last analysis (`series.analyzed_at < last_result_at`), so the work survives a restart; the API
+// can also ask for one on demand. A worsening step at least the metric's minimum effect opens a
+// `change_point` alert, even when no single result failed the gate — unless an alert already
+// covers that step.
+import type { Db } from '../db/open.js';
+import { eDivisive } from './change-points.js';
+import { metricDirection } from './series.js';
+import { policyFor } from './policy.js';
+import { openAlert } from '../alerts/alerts.js';
+
+/** Results of a series considered for change points (the newest ones). */
+export const HISTORY_LIMIT = 200;
+
+/** SQL: the branch a result belongs to, and the baseline branch it was measured against. */
+const BRANCH = `COALESCE(json_extract(r.git, '$.branch'), json_extract(r.git, '$.baseline_branch'), 'main')`;
+const BASELINE = `COALESCE(json_extract(r.git, '$.baseline_branch'), 'main')`;
+
+export interface AnalysisResult { metric: string; branch: string; points: number; changePoints: number; alertOpened: string | null }
+
+export function analyzeSeries(db: Db, key: string, now: number): AnalysisResult[] {
+  return db.transaction(() => {
+    const results: AnalysisResult[] = [];
+    const groups = db.prepare(
+      `SELECT DISTINCT m.metric, ${BRANCH} AS branch FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
+       WHERE m.series_key = ? AND ${BRANCH} = ${BASELINE}`,
+    ).all(key) as { metric: string; branch: string }[];
+    for (const { metric, branch } of groups) results.push(analyzeOne(db, key, metric, branch, now));
+    db.prepare('UPDATE series SET analyzed_at = MAX(last_result_at, ?) WHERE key = ?').run(now, key);
+    return results;
+  }).immediate();
+}
+
+function analyzeOne(db: Db, key: string, metric: string, branch: string, now: number): AnalysisResult {
+  const history = (db.prepare(
+    `SELECT m.job_id, m.median, j.created_at FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
+     WHERE m.series_key = @key AND m.metric = @metric AND m.flags = '[]' AND ${BRANCH} = @branch AND ${BASELINE} = @branch
+     ORDER BY m.created_at DESC, m.rowid DESC LIMIT @limit`,
+  ).all({ key, metric, branch, limit: HISTORY_LIMIT }) as { job_id: string; median: number; created_at: number }[]).reverse();
+  const policy = policyFor(db, metric);
+  const found = history.length >= 10 ? eDivisive(history.map((h) => h.median), { minMagnitude: policy.minEffect }) : [];
+  const direction = metricDirection(metric);
+
+  const keep = new Set(found.map((cp) => history[cp.index]!.job_id));
+  const stored = db.prepare('SELECT job_id FROM change_points WHERE series_key = ? AND metric = ? AND branch = ?').all(key, metric, branch) as { job_id: string }[];
+  const remove = db.prepare('DELETE FROM change_points WHERE series_key = ? AND metric = ? AND job_id = ?');
+  for (const s of stored) if (!keep.has(s.job_id)) remove.run(key, metric, s.job_id);
+  const upsert = db.prepare(
+    `INSERT INTO change_points (series_key, metric, job_id, branch, position, p_value, before_median, after_median, effect, detected_at)
+     VALUES (@key, @metric, @job, @branch, @position, @p, @before, @after, @effect, @now)
+     ON CONFLICT (series_key, metric, job_id) DO UPDATE SET position = excluded.position, p_value = excluded.p_value,
+       before_median = excluded.before_median, after_median = excluded.after_median, effect = excluded.effect`,
+  );
+  for (const cp of found) {
+    const worse = direction === 'lower_is_better' ? cp.change : -cp.change;
+    upsert.run({ key, metric, job: history[cp.index]!.job_id, branch, position: cp.index, p: cp.pValue, before: cp.meanBefore, after: cp.meanAfter, effect: worse, now });
+  }
+
+  let alertOpened: string | null = null;
+  const latest = found[found.length - 1];
+  if (latest) {
+    const worse = direction === 'lower_is_better' ? latest.change : -latest.change;
+    const at = history[latest.index]!;
+    const covered = db.prepare(
+      `SELECT 1 FROM alerts a JOIN jobs j ON j.id = a.job_id WHERE a.series_key = ? AND a.metric = ? AND a.branch = ? AND j.created_at >= ?`,
+    ).get(key, metric, branch, at.created_at);
+    if (worse >= policy.minEffect && !covered) {
+      alertOpened = openAlert(db, {
+        seriesKey: key, metric, branch, kind: 'change_point', effect: worse,
+        baselineMedian: latest.meanBefore, currentMedian: history[history.length - 1]!.median, jobId: at.job_id,
+      }, now);
+    }
+  }
+  return { metric, branch, points: history.length, changePoints: found.length, alertOpened };
+}
+
+/** Analyzes up to `max` due series; returns how many were analyzed. */
+export function analyzeDueSeries(db: Db, now: number, max = 5): number {
+  const due = db.prepare('SELECT key FROM series WHERE analyzed_at < last_result_at ORDER BY last_result_at LIMIT ?').all(max) as { key: string }[];
+  for (const { key } of due) analyzeSeries(db, key, now);
+  return due.length;
+}
