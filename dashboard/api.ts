@@ -3,6 +3,7 @@
 // `unauthorized` path so the app can ask for a new token), and LiveSocket, which keeps the
 // /ws/live WebSocket open with exponential backoff and reports its state for the header indicator.
 import type { AgentView, DeviceView, JobView, LiveEvent, Page, RunView, SamplesView } from '../protocol/api.js';
+import type { AlertView, SeriesHistoryView, SeriesView } from '../protocol/alerts.js';
 
 const TOKEN_KEY = 'benchfleet.token';
 
@@ -36,12 +37,17 @@ export function handleUnauthorized(fn: (message: string) => void): void {
   onUnauthorized = fn;
 }
 
-async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
+async function request<T>(method: string, path: string, signal?: AbortSignal, payload?: unknown): Promise<T> {
   const token = getToken();
   let res: Response;
   try {
     res = await fetch(`/api/v1${path}`, {
-      headers: { Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      method,
+      headers: {
+        Accept: 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(payload === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      body: payload === undefined ? undefined : JSON.stringify(payload),
       signal,
       cache: 'no-store',
     });
@@ -67,7 +73,18 @@ async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
   return body as T;
 }
 
+const get = <T>(path: string, signal?: AbortSignal): Promise<T> => request<T>('GET', path, signal);
+const q = (params: Record<string, string | undefined>) => new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+
 export const api = {
+  series: (params: { family?: string; device?: string }, signal?: AbortSignal) => get<Page<SeriesView>>(`/series?${q({ limit: '500', ...params })}`, signal),
+  seriesHistory: (key: string, metric: string, branch: string | undefined, signal?: AbortSignal) =>
+    get<SeriesHistoryView>(`/series/${encodeURIComponent(key)}/${encodeURIComponent(metric)}?${q({ branch, limit: '300' })}`, signal),
+  alerts: (status: string | undefined, signal?: AbortSignal) => get<Page<AlertView>>(`/alerts?${q({ limit: '200', status })}`, signal),
+  alert: (id: string, signal?: AbortSignal) => get<AlertView>(`/alerts/${encodeURIComponent(id)}`, signal),
+  acknowledgeAlert: (id: string) => request<AlertView>('POST', `/alerts/${encodeURIComponent(id)}/acknowledge`, undefined, {}),
+  resolveAlert: (id: string) => request<AlertView>('POST', `/alerts/${encodeURIComponent(id)}/resolve`, undefined, { note: 'resolved in the dashboard' }),
+  muteSeries: (key: string, metric: string, duration: string) => request<unknown>('POST', `/series/${encodeURIComponent(key)}/mute`, undefined, { metric, for: duration }),
   devices: (signal?: AbortSignal) => get<Page<DeviceView>>('/devices?limit=500', signal),
   agents: (signal?: AbortSignal) => get<Page<AgentView>>('/agents?limit=500', signal),
   runs: (signal?: AbortSignal) => get<Page<RunView>>('/runs?limit=50', signal),

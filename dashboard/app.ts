@@ -10,6 +10,8 @@ import type { Page } from './page.js';
 import { farmPage } from './pages/farm.js';
 import { runDetailPage } from './pages/run-detail.js';
 import { runsPage } from './pages/runs.js';
+import { seriesListPage, seriesPage } from './pages/series.js';
+import { alertsPage } from './pages/alerts.js';
 
 const REFRESH_DELAY_MS = 300;
 const POLL_MS = 30_000;
@@ -94,6 +96,9 @@ function pageFor(hash: string): { page: Page; nav: string; title: string } {
   const path = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map((p) => decodeURIComponent(p));
   if (path[0] === 'runs' && path[1]) return { page: runDetailPage(path[1]), nav: 'runs', title: `Run ${path[1]}` };
   if (path[0] === 'runs') return { page: runsPage(), nav: 'runs', title: 'Runs' };
+  if (path[0] === 'series' && path[1]) return { page: seriesPage(path[1], path[2] ?? 'latency_ms'), nav: 'series', title: `Series ${path[1].slice(0, 8)}` };
+  if (path[0] === 'series') return { page: seriesListPage(), nav: 'series', title: 'Series' };
+  if (path[0] === 'alerts') return { page: alertsPage(path[1] ?? null), nav: 'alerts', title: 'Alerts' };
   return { page: farmPage(), nav: 'farm', title: 'Farm' };
 }
 

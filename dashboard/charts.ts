@@ -145,3 +145,63 @@ export function latencyTrace(canvas: HTMLCanvasElement, samples: number[], media
     plugins: [referenceLine('median-y', 'y', () => median, `median ${num(median)}`)],
   });
 }
+
+export interface SeriesChartPoint { label: string; median: number; ciLow: number; ciHigh: number; flagged: boolean; alert: boolean }
+
+/**
+ * A series over time: the median of each result with its 95% CI as a band, dashed vertical lines
+ * at change points (before the first point after the change) and red markers on results that
+ * opened an alert; `onPoint` gets the index of a clicked result.
+ */
+export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[], changeIndexes: number[], unit: string, onPoint: (index: number) => void): ChartInstance | null {
+  const Chart = chartLib();
+  if (!Chart) return null;
+  const options = baseOptions('result (commit)', unit);
+  const x = (options.scales as Record<string, Record<string, unknown>>).x!;
+  x.ticks = { maxRotation: 45, autoSkipPadding: 8 };
+  options.interaction = { mode: 'nearest', axis: 'x', intersect: false };
+  options.onClick = (_ev: unknown, elements: { index: number }[]) => {
+    const first = elements[0];
+    if (first) onPoint(first.index);
+  };
+  options.plugins = { legend: { display: true, labels: { filter: (item: { text: string }) => item.text !== 'CI low' } } };
+  const changeLines = {
+    id: 'change-points',
+    afterDatasetsDraw(chart: ChartLike): void {
+      const scale = chart.scales.x;
+      if (!scale) return;
+      const { ctx, chartArea: a } = chart;
+      ctx.save();
+      ctx.strokeStyle = AMBER;
+      ctx.lineWidth = 2;
+      ctx.setLineDash([6, 4]);
+      ctx.font = '11px system-ui, sans-serif';
+      ctx.fillStyle = AMBER;
+      for (const i of changeIndexes) {
+        const p = (scale.getPixelForValue(i - 1) + scale.getPixelForValue(i)) / 2;
+        ctx.beginPath();
+        ctx.moveTo(p, a.top);
+        ctx.lineTo(p, a.bottom);
+        ctx.stroke();
+        ctx.fillText('change', p + 3, a.top + 12);
+      }
+      ctx.restore();
+    },
+  };
+  return new Chart(canvas, {
+    type: 'line',
+    data: {
+      labels: points.map((p) => p.label),
+      datasets: [
+        { label: 'CI low', data: points.map((p) => p.ciLow), borderWidth: 0, pointRadius: 0, fill: false, borderColor: 'transparent' },
+        { label: '95% CI of the median', data: points.map((p) => p.ciHigh), borderWidth: 0, pointRadius: 0, fill: '-1', backgroundColor: 'rgba(9, 105, 218, 0.15)', borderColor: 'transparent' },
+        {
+          label: 'median', data: points.map((p) => p.median), borderColor: BLUE, backgroundColor: points.map((p) => (p.alert ? RED : p.flagged ? AMBER : BLUE)),
+          pointRadius: points.map((p) => (p.alert ? 6 : 3)), pointStyle: points.map((p) => (p.alert ? 'triangle' : 'circle')), borderWidth: 1.5, tension: 0,
+        },
+      ],
+    },
+    options,
+    plugins: [changeLines],
+  });
+}

@@ -127,6 +127,8 @@ export interface JobView {
   verdicts: VerdictView[];
   /** Set on a rerun queued to confirm a suspected regression of that job. */
   confirms_job_id: string | null;
+  /** The series this job's results belong to (null until it has results). */
+  series_key: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -11,6 +11,10 @@ import { after, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { AgentView, DeviceView, Page as ListPage, RunView, SamplesView } from '../protocol/api.js';
 import { repoRoot, startFarm, type Farm } from './support/farm.js';
+import type { AlertView } from '../protocol/alerts.js';
+import { createAgent, syncInventory } from '../server/farm/registry.js';
+import { completeJob } from '../server/queue/jobs.js';
+import { analyzeSeries } from '../server/regression/analyzer.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -157,4 +161,60 @@ test('dashboard shows the farm, runs and run charts in a real browser', { timeou
   assert.ok(!wrong.page.url().includes('not-a-real-token'), 'the wrong token is stripped from the URL too');
   assert.equal(await wrong.page.evaluate(() => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem('benchfleet.token')), null);
   await wrong.context.close();
+});
+
+test('series page draws medians with CI band and change points; the alerts page acknowledges an alert', { timeout: 120_000 }, async () => {
+  assert.ok(fs.existsSync(CHROMIUM), 'chromium not found: install it with `apt-get install -y chromium`');
+  const f = farm ?? (await startFarm({ agent: true }));
+  farm = f;
+  // A series history with a step, stored through the same path agents' results take.
+  const db = f.server.db;
+  const { agentId } = createAgent(db, 'history-agent', Date.now());
+  syncInventory(db, agentId, [{ serial: 'h1', name: 'history-board', driver: 'linux', labels: {}, runtimes: ['onnxruntime'], online: true }], Date.now());
+  const deviceId = (db.prepare(`SELECT id FROM devices WHERE name = 'history-board'`).get() as { id: string }).id;
+  const sha = 'b'.repeat(64);
+  db.prepare(`INSERT INTO models (sha256, family, variant, format, size_bytes, created_at) VALUES (?, 'hist', 'int8', 'onnx', 1, ?)`).run(sha, Date.now());
+  const t0 = Date.now() - 40 * 60_000;
+  for (let i = 0; i < 24; i++) {
+    const at = t0 + i * 60_000;
+    db.prepare(`INSERT INTO runs (id, model_sha256, runtime, device_selector, settings, git, created_at) VALUES (?, ?, 'onnxruntime', 'history-board', ?, ?, ?)`)
+      .run(`run_hist${i}`, sha, JSON.stringify({ threads: 1 }), JSON.stringify({ branch: 'main', commit: `${i.toString(16).padStart(2, '0')}cafe00` }), at);
+    db.prepare(`INSERT INTO jobs (id, run_id, device_id, status, attempt, lease_owner, lease_expires_at, timeout_ms, created_at) VALUES (?, ?, ?, 'assigned', 1, ?, ?, 60000, ?)`)
+      .run(`job_hist${i}`, `run_hist${i}`, deviceId, agentId, at + 60_000, at);
+    const median = (i < 14 ? 4 : 4.6) * (1 + ((i * 7) % 5 - 2) * 0.003);
+    const samples = Array.from({ length: 21 }, (_, k) => median * (1 + 0.1 * (k / 20 - 0.5)));
+    assert.equal(completeJob(db, { job_id: `job_hist${i}`, attempt: 1 }, agentId, at, [{ metric: 'latency_ms', unit: 'ms', samples }], {}), 'accepted');
+  }
+  const key = (db.prepare(`SELECT key FROM series WHERE family = 'hist'`).get() as { key: string }).key;
+  analyzeSeries(db, key, Date.now());
+  const alert = (await f.api<ListPage<AlertView>>('GET', '/alerts')).body.items.find((a) => a.family === 'hist');
+  assert.ok(alert, 'the step opened an alert');
+
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const { context, page, errors } = await newPage(browser);
+  await page.goto(`${f.url}/#/series/${key}/latency_ms&token=${f.adminToken}`);
+  await page.locator('[data-page="series-detail"][data-points="24"]').waitFor();
+  const chart = await page.evaluate(() => {
+    const g = globalThis as unknown as { document: { querySelector(s: string): unknown }; Chart: { getChart(c: unknown): { data: { labels: unknown[]; datasets: { data: number[] }[] }; width: number } | undefined } };
+    const c = g.Chart.getChart(g.document.querySelector('#series-chart'));
+    return c ? { labels: c.data.labels, medians: c.data.datasets[2]!.data, low: c.data.datasets[0]!.data, high: c.data.datasets[1]!.data, width: c.width } : null;
+  });
+  assert.ok(chart && chart.width > 300, 'the series chart is drawn');
+  assert.equal(chart.medians.length, 24);
+  assert.equal(chart.labels[0], '00cafe00', 'commits label the points');
+  assert.ok(chart.low.every((lo, i) => lo <= chart.medians[i]! && chart.medians[i]! <= chart.high[i]!), 'the CI band surrounds the medians');
+  assert.equal(await page.locator('#change-points tbody tr').count(), 1);
+  assert.match(await page.locator('#change-points').innerText(), /0ecafe00/);
+  await page.screenshot({ path: path.join(resultsDir, 'dashboard-series.png'), fullPage: true });
+
+  await page.goto(`${f.url}/#/alerts`);
+  const row = page.locator(`#alerts tr[data-alert-id="${alert.id}"]`);
+  await row.waitFor();
+  assert.match(await row.innerText(), /hist:int8[\s\S]*history-board[\s\S]*latency_ms[\s\S]*\+1\d\.\d%[\s\S]*change point/);
+  await page.screenshot({ path: path.join(resultsDir, 'dashboard-alerts.png'), fullPage: true });
+  await row.locator('[data-action="ack"]').click();
+  await page.locator(`#alerts tr[data-alert-id="${alert.id}"][data-status="acknowledged"]`).waitFor();
+  assert.equal((await f.api<AlertView>('GET', `/alerts/${alert.id}`)).body.status, 'acknowledged');
+  assert.deepEqual(errors, [], 'no errors in the page');
+  await context.close();
 });

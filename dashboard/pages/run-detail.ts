@@ -204,5 +204,6 @@ function verdictCell(j: JobView): Child {
   const pct = v.effect === null ? '' : ` ${v.effect >= 0 ? '+' : ''}${(v.effect * 100).toFixed(1)}%`;
   const tones = { regression: 'red', improvement: 'green', pass: 'grey' } as const;
   const confirmation = j.confirms_job_id ? ' (rerun)' : v.confirmation === 'confirmed' ? ' · confirmed' : v.confirmation === 'not_confirmed' ? ' · not confirmed' : v.confirmation === 'pending' ? ' · rerunning' : '';
-  return badge(`${v.verdict}${pct}${confirmation}`, v.confirmation === 'not_confirmed' ? 'amber' : tones[v.verdict], `p=${v.p_value ?? '-'} vs ${v.baseline_results} results on ${v.baseline_branch}`);
+  const b = badge(`${v.verdict}${pct}${confirmation}`, v.confirmation === 'not_confirmed' ? 'amber' : tones[v.verdict], `p=${v.p_value ?? '-'} vs ${v.baseline_results} results on ${v.baseline_branch}`);
+  return j.series_key ? h('a', { href: `#/series/${j.series_key}/${LATENCY}`, title: 'the series over time' }, b) : b;
 }

@@ -106,12 +106,13 @@ export function getRun(db: Db, models: ModelStore, id: string): RunView | null {
   return { ...toRunView(db, models, row), jobs };
 }
 
-const JOB_SELECT = `SELECT j.*, d.name AS device_name FROM jobs j JOIN devices d ON d.id = j.device_id`;
+const JOB_SELECT = `SELECT j.*, d.name AS device_name, (SELECT series_key FROM measurements m WHERE m.job_id = j.id LIMIT 1) AS series_key
+  FROM jobs j JOIN devices d ON d.id = j.device_id`;
 
 interface JobRow {
   id: string; run_id: string; device_id: string; device_name: string; status: JobStatus; attempt: number; max_attempts: number;
   error_code: string | null; error_message: string | null; progress: string | null; environment: string | null; operators: string | null;
-  confirms_job_id: string | null;
+  confirms_job_id: string | null; series_key: string | null;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
 
@@ -132,6 +133,7 @@ function toJobView(db: Db, row: JobRow): JobView {
        FROM verdicts WHERE job_id = ? ORDER BY metric`,
     ).all(row.id) as Omit<VerdictView, 'confirmation'>[]).map((v) => ({ ...v, confirmation: confirmationState(db, row.confirms_job_id ?? row.id, v.metric) })),
     confirms_job_id: row.confirms_job_id,
+    series_key: row.series_key,
     created_at: iso(row.created_at)!, started_at: iso(row.started_at), finished_at: iso(row.finished_at), measurements,
   };
 }
