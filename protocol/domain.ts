@@ -35,6 +35,8 @@ export const RUNTIME_FORMATS = {
   tflite: ['tflite'],
   'llama.cpp': ['gguf'],
   executorch: ['executorch'],
+  /** A firmware image with the model inside, run over the MLPerf Tiny serial protocol. */
+  'mlperf-tiny': ['elf'],
 } as const;
 export const RUNTIMES = Object.keys(RUNTIME_FORMATS) as [keyof typeof RUNTIME_FORMATS, ...(keyof typeof RUNTIME_FORMATS)[]];
 export type Runtime = (typeof RUNTIMES)[number];

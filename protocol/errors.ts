@@ -17,6 +17,8 @@ export const HTTP_ERROR_STATUS = {
   not_found: 404,
   conflict: 409,
   no_matching_device: 422,
+  /** An MCU firmware image needs more flash or RAM than a chosen device declares. */
+  does_not_fit: 422,
   invalid_state: 409,
   internal: 500,
 } as const;

@@ -10,6 +10,27 @@ import { allDevices } from '../farm/views.js';
 import { randomId, type IdGenerator } from '../ids.js';
 import type { z } from 'zod';
 import { refreshRunStatus } from './jobs.js';
+import fs from 'node:fs';
+import { ElfError, fitProblems, parseElf } from '../models/elf.js';
+
+/**
+ * Fit check for MCU firmware: the image's flash (text + data) and RAM (data + bss) needs against
+ * the `flash_bytes` / `ram_bytes` labels a device declares (from its agent's board config).
+ * Refused at submit time, before any job exists.
+ */
+function fitCheck(file: string, devices: DeviceView[]): void {
+  let image;
+  try {
+    image = parseElf(fs.readFileSync(file));
+  } catch (err) {
+    if (err instanceof ElfError) throw new BenchfleetError('unsupported_format', `the firmware image is not a usable ELF file: ${err.message}`);
+    throw err;
+  }
+  const size = (v: string | undefined) => (v === undefined || !/^\d+$/.test(v) ? null : Number(v));
+  const problems = devices.flatMap((d) => fitProblems(image, { flashBytes: size(d.labels.flash_bytes), ramBytes: size(d.labels.ram_bytes) })
+    .map((p) => `${d.name}: ${p}`));
+  if (problems.length > 0) throw new BenchfleetError('does_not_fit', `the image does not fit: ${problems.join('; ')}`);
+}
 
 type CreateRun = z.infer<typeof createRunSchema>;
 
@@ -59,6 +80,7 @@ export function createRun(db: Db, models: ModelStore, body: CreateRun, createdBy
     const known = devices.map((d) => `${d.name} (${d.state}, ${d.health})`).join(', ') || 'none registered';
     throw new BenchfleetError('no_matching_device', `no online, healthy device with ${body.runtime} matches "${body.device}"; devices: ${known}`);
   }
+  if (model.format === 'elf') fitCheck(models.pathOf(model.sha256), chosen);
   const runId = ids('run');
   db.transaction(() => {
     db.prepare(
