@@ -54,7 +54,7 @@ export class ApiClient {
     return { authorization: `Bearer ${this.creds.token}`, ...extra };
   }
 
-  async request<T>(method: string, route: string, init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string>; raw?: boolean } = {}): Promise<T> {
+  async request<T>(method: string, route: string, init: { json?: unknown; body?: RequestInit['body']; headers?: Record<string, string>; raw?: boolean; binary?: boolean } = {}): Promise<T> {
     const headers = this.headers(init.headers);
     let body: RequestInit['body'] | undefined = init.body;
     if (init.json !== undefined) {
@@ -80,6 +80,7 @@ export class ApiClient {
       const exit = res.status === 401 || res.status === 403 ? EXIT.auth : res.status === 404 ? EXIT.notFound : EXIT.apiError;
       throw new CliError(exit, `${message} (${code})`);
     }
+    if (init.binary) return Buffer.from(await res.arrayBuffer()) as T;
     if (init.raw) return (await res.text()) as T;
     if (res.status === 204) return undefined as T;
     return (await res.json()) as T;

@@ -7,6 +7,7 @@ import { registerFarmCommands } from './commands/farm.js';
 import { registerModelCommands } from './commands/models.js';
 import { registerRunCommands } from './commands/runs.js';
 import { registerAlertCommands } from './commands/alerts.js';
+import { registerVariantCommands } from './commands/variants.js';
 
 export interface Io {
   api: ApiClient;
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerModelCommands(program, env);
   registerRunCommands(program, env);
   registerAlertCommands(program, env);
+  registerVariantCommands(program, env);
   program.addHelpText('after', `
 Quick start:
   benchfleet up                                   # server + local agent, prints the dashboard URL

@@ -4,6 +4,7 @@
 // agent -> server: hello, heartbeat, job.started, job.progress, job.result, job.failed, inventory
 // server -> agent: welcome, job.assign, job.cancel, ack, error
 import { z } from 'zod';
+import { referenceSetSchema } from './variants.js';
 import { jobErrorSchema } from './errors.js';
 import { MEASUREMENT_FLAGS, inputSpecSchema, runSettingsSchema, sha256Schema } from './domain.js';
 
@@ -83,6 +84,8 @@ export const jobAssignmentSchema = z.strictObject({
   runtime: z.string(),
   model: z.strictObject({ sha256: sha256Schema, format: z.string(), size_bytes: z.number().int() }),
   settings: runSettingsSchema,
+  /** The family's reference set: run it after timing and report output fidelity (ONNX runners). */
+  reference: z.strictObject({ sha256: sha256Schema, variant: z.string(), set: referenceSetSchema }).optional(),
 });
 export type JobAssignment = z.infer<typeof jobAssignmentSchema>;
 

@@ -1,6 +1,7 @@
 // REST API under /api/v1: request schemas (validated by the server with zod) and response shapes
 // (used by the CLI and the dashboard). Errors are always `{ error: { code, message } }`.
 import { z } from 'zod';
+import type { Compression } from './variants.js';
 import {
   DEVICE_HEALTHS, RUNTIMES, TOKEN_ROLES, familySchema, gitMetaSchema, runSettingsSchema, sha256Schema, variantSchema,
   type DeviceHealth, type DeviceState, type JobStatus, type ModelFormat, type RunSettings, type RunStatus, type TokenRole, type GitMeta,
@@ -24,6 +25,8 @@ export const modelUploadQuerySchema = z.strictObject({
   family: familySchema,
   variant: variantSchema,
   filename: z.string().max(256).optional(),
+  /** JSON of protocol/variants.ts variantMetadataSchema (parent, compression, tags, accuracy). */
+  metadata: z.string().max(20_000).optional(),
 });
 
 export const createRunSchema = z.strictObject({
@@ -89,6 +92,12 @@ export interface ModelView {
   format: ModelFormat;
   size_bytes: number;
   filename: string | null;
+  /** Lineage and compression metadata of the variant (see protocol/variants.ts). */
+  parent: string | null;
+  compression: Compression;
+  tags: string[];
+  accuracy: number | null;
+  accuracy_note: string | null;
   created_at: string;
 }
 

@@ -8,6 +8,7 @@ import type { ModelView, Page } from '../../protocol/api.js';
 import { CliError, EXIT } from '../client.js';
 import { bytes, table } from '../format.js';
 import type { CommandEnv } from '../main.js';
+import { describeCompression, metadataFromFlags, metadataOptions, type MetadataFlags } from './variants.js';
 
 async function sha256File(file: string): Promise<string> {
   const hash = crypto.createHash('sha256');
@@ -17,11 +18,12 @@ async function sha256File(file: string): Promise<string> {
 
 export function registerModelCommands(program: Command, env: CommandEnv): void {
   const model = program.command('model').description('upload and list models');
-  model.command('push <file>').description('upload a model (content-addressed by sha256; identical uploads are deduplicated)')
+  metadataOptions(model.command('push <file>').description('upload a model (content-addressed by sha256; identical uploads are deduplicated)')
     .requiredOption('--family <family>', 'model family, e.g. kws-cnn')
-    .requiredOption('--variant <variant>', 'variant name, e.g. fp32 or int8')
-    .action(env.wrap(async ({ api, json, print, progress }, file: string, o: { family: string; variant: string }) => {
+    .requiredOption('--variant <variant>', 'variant name, e.g. fp32 or int8'))
+    .action(env.wrap(async ({ api, json, print, progress }, file: string, o: MetadataFlags & { family: string; variant: string }) => {
       if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new CliError(EXIT.usage, `no such file: ${file}`);
+      const metadata = metadataFromFlags(o);
       const size = fs.statSync(file).size;
       const sha = await sha256File(file);
       progress(`uploading ${path.basename(file)} (${bytes(size)}, sha256 ${sha.slice(0, 12)})…`);
@@ -33,7 +35,7 @@ export function registerModelCommands(program: Command, env: CommandEnv): void {
         const pct = Math.floor((sent / size) * 100);
         if (size > 8 << 20 && pct >= lastShown + 10) { lastShown = pct; progress(`  ${pct}%`); }
       });
-      const q = new URLSearchParams({ family: o.family, variant: o.variant, filename: path.basename(file) });
+      const q = new URLSearchParams({ family: o.family, variant: o.variant, filename: path.basename(file), ...(metadata ? { metadata: JSON.stringify(metadata) } : {}) });
       const res = await api.request<{ model: ModelView; created: boolean }>('POST', `/models?${q.toString()}`, {
         body: Readable.toWeb(stream) as unknown as RequestInit['body'],
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), 'x-benchfleet-sha256': sha },
@@ -41,13 +43,14 @@ export function registerModelCommands(program: Command, env: CommandEnv): void {
       if (json) return print(res);
       const m = res.model;
       print(`${res.created ? 'stored' : 'already stored'}: ${m.family}:${m.variant} ${m.format} ${bytes(m.size_bytes)} sha256 ${m.sha256}`);
+      if (metadata || m.parent || m.tags.length || Object.keys(m.compression).length) print(`  ${describeCompression(m)}`);
     }));
   model.command('list').description('list models, newest first').option('--limit <n>', 'how many', '50')
     .action(env.wrap(async ({ api, json, print }, o: { limit: string }) => {
       const page = await api.request<Page<ModelView>>('GET', `/models?limit=${encodeURIComponent(o.limit)}`);
       if (json) return print(page.items);
-      print(table(['FAMILY', 'VARIANT', 'FORMAT', 'SIZE', 'SHA256', 'UPLOADED'],
-        page.items.map((m) => [m.family, m.variant, m.format, bytes(m.size_bytes), m.sha256.slice(0, 16), m.created_at])));
+      print(table(['FAMILY', 'VARIANT', 'FORMAT', 'SIZE', 'SHA256', 'LINEAGE / COMPRESSION', 'UPLOADED'],
+        page.items.map((m) => [m.family, m.variant, m.format, bytes(m.size_bytes), m.sha256.slice(0, 16), describeCompression(m), m.created_at])));
     }));
   model.command('show <ref>').description('show a model by sha256 (or prefix) or family:variant, with facts read from the file')
     .action(env.wrap(async ({ api, print }, ref: string) => {

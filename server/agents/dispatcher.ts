@@ -5,6 +5,7 @@ import type { JobAssignment } from '../../protocol/agent-messages.js';
 import type { RunSettings } from '../../protocol/domain.js';
 import type { ServerContext } from '../context.js';
 import { claimNextJob } from '../queue/jobs.js';
+import { referenceForJob } from '../variants/families.js';
 import type { AgentSession, Log } from './session.js';
 
 export function dispatch(ctx: ServerContext, sessions: Map<string, AgentSession>, log: Log): number {
@@ -21,11 +22,13 @@ export function dispatch(ctx: ServerContext, sessions: Map<string, AgentSession>
       const claimed = claimNextJob(ctx.db, device.id, agentId, ctx.now(), ctx.policy);
       if (!claimed) continue;
       const run = ctx.db.prepare(
-        `SELECT r.id, r.runtime, r.settings, m.sha256, m.format, m.size_bytes FROM runs r JOIN models m ON m.sha256 = r.model_sha256 WHERE r.id = ?`,
-      ).get(claimed.run_id) as { id: string; runtime: string; settings: string; sha256: string; format: string; size_bytes: number };
+        `SELECT r.id, r.runtime, r.settings, m.sha256, m.format, m.size_bytes, m.family FROM runs r JOIN models m ON m.sha256 = r.model_sha256 WHERE r.id = ?`,
+      ).get(claimed.run_id) as { id: string; runtime: string; settings: string; sha256: string; format: string; size_bytes: number; family: string };
+      const reference = run.format === 'onnx' ? referenceForJob(ctx.db, run.family) : null;
       const job: JobAssignment = {
         job_id: claimed.id, attempt: claimed.attempt, run_id: run.id, device_serial: device.serial, runtime: run.runtime,
         model: { sha256: run.sha256, format: run.format, size_bytes: run.size_bytes }, settings: JSON.parse(run.settings) as RunSettings,
+        ...(reference ? { reference } : {}),
       };
       if (session.send({ type: 'job.assign', job })) sent++;
       log('job assigned', { agent: agentId, device: device.id, job: claimed.id, attempt: claimed.attempt });

@@ -12,6 +12,7 @@ import { modelRoutes } from './routes/models.js';
 import { runRoutes } from './routes/runs.js';
 import { alertRoutes } from './routes/alerts.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { variantRoutes } from './routes/variants.js';
 import type { Log } from '../agents/session.js';
 
 export const VERSION = '0.1.0';
@@ -29,6 +30,7 @@ export function createApp(ctx: ServerContext, log: Log): express.Express {
   api.use(runRoutes(ctx));
   api.use(alertRoutes(ctx));
   api.use(webhookRoutes(ctx));
+  api.use(variantRoutes(ctx));
   api.use((req, _res, next) => next(new BenchfleetError('not_found', `no route ${req.method} ${API_PREFIX}${req.path}`)));
   api.use(errorHandler(log));
   app.use(API_PREFIX, api);

@@ -12,11 +12,15 @@ import type { ModelView, Page } from '../../protocol/api.js';
 import { pageOf } from '../http/paging.js';
 import type { ModelFormat } from '../../protocol/domain.js';
 import { detectFormat, inspectOnnx } from './inspect.js';
+import type { Compression, VariantMetadata } from '../../protocol/variants.js';
 
-export interface UploadMeta { family: string; variant: string; filename?: string | undefined }
+export interface UploadMeta { family: string; variant: string; filename?: string | undefined; metadata?: VariantMetadata | undefined }
 export interface UploadExpectations { sha256?: string | undefined; contentLength?: number | undefined; maxBytes: number }
 
-interface ModelRow { sha256: string; family: string; variant: string; format: string; size_bytes: number; filename: string | null; facts: string; created_at: number }
+interface ModelRow {
+  sha256: string; family: string; variant: string; format: string; size_bytes: number; filename: string | null; facts: string; created_at: number;
+  parent_variant: string | null; compression: string; tags: string; accuracy: number | null; accuracy_note: string | null;
+}
 
 export class ModelStore {
   constructor(private readonly db: Db, private readonly dir: string) {
@@ -57,7 +61,8 @@ export class ModelStore {
         if (existing.family !== meta.family || existing.variant !== meta.variant) {
           throw new BenchfleetError('conflict', `these bytes are already stored as ${existing.family}:${existing.variant} (${sha256.slice(0, 12)})`);
         }
-        return { model: existing, created: false };
+        if (meta.metadata) this.updateMetadata(sha256, meta.metadata);
+        return { model: this.get(sha256)!, created: false };
       }
       const { format, facts } = this.describe(tmp, Buffer.concat(head));
       const final = this.pathOf(sha256);
@@ -67,6 +72,14 @@ export class ModelStore {
         `INSERT INTO models (sha256, family, variant, format, size_bytes, filename, facts, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
       ).run(sha256, meta.family, meta.variant, format, size, meta.filename ?? null, JSON.stringify(facts), now);
+      // A new version of a variant keeps the variant's metadata unless the upload brings its own.
+      this.db.prepare(
+        `UPDATE models SET (parent_variant, compression, tags, accuracy, accuracy_note) = (
+           SELECT parent_variant, compression, tags, accuracy, accuracy_note FROM models p
+           WHERE p.family = @family AND p.variant = @variant AND p.sha256 != @sha ORDER BY p.created_at DESC, p.rowid DESC LIMIT 1)
+         WHERE sha256 = @sha AND EXISTS (SELECT 1 FROM models p WHERE p.family = @family AND p.variant = @variant AND p.sha256 != @sha)`,
+      ).run({ sha: sha256, family: meta.family, variant: meta.variant });
+      if (meta.metadata) this.updateMetadata(sha256, meta.metadata);
       return { model: this.get(sha256)!, created: true };
     } finally {
       fs.rmSync(tmp, { force: true });
@@ -84,6 +97,25 @@ export class ModelStore {
     } catch (err) {
       throw new BenchfleetError('unsupported_format', `the file starts like ONNX but is not a valid ONNX model: ${(err as Error).message}`);
     }
+  }
+
+  /** Sets the given metadata fields (absent fields stay as they are). */
+  updateMetadata(sha256: string, m: VariantMetadata): ModelView {
+    const model = this.get(sha256);
+    if (!model) throw new BenchfleetError('not_found', `no model ${sha256}`);
+    if (m.parent !== undefined && m.parent === model.variant) throw new BenchfleetError('bad_request', `a variant cannot be its own parent (${m.parent})`);
+    this.db.prepare(
+      `UPDATE models SET parent_variant = CASE WHEN @setParent THEN @parent ELSE parent_variant END,
+         compression = COALESCE(@compression, compression), tags = COALESCE(@tags, tags),
+         accuracy = CASE WHEN @setAccuracy THEN @accuracy ELSE accuracy END,
+         accuracy_note = CASE WHEN @setNote THEN @note ELSE accuracy_note END
+       WHERE sha256 = @sha`,
+    ).run({
+      sha: sha256, setParent: m.parent === undefined ? 0 : 1, parent: m.parent ?? null,
+      compression: m.compression ? JSON.stringify(m.compression) : null, tags: m.tags ? JSON.stringify(m.tags) : null,
+      setAccuracy: m.accuracy === undefined ? 0 : 1, accuracy: m.accuracy ?? null, setNote: m.accuracy_note === undefined ? 0 : 1, note: m.accuracy_note ?? null,
+    });
+    return this.get(sha256)!;
   }
 
   get(sha256: string): ModelView | null {
@@ -123,6 +155,8 @@ export class ModelStore {
 function toModelView(row: ModelRow): ModelView {
   return {
     sha256: row.sha256, family: row.family, variant: row.variant, format: row.format as ModelFormat,
-    size_bytes: row.size_bytes, filename: row.filename, created_at: new Date(row.created_at).toISOString(),
+    size_bytes: row.size_bytes, filename: row.filename, parent: row.parent_variant,
+    compression: JSON.parse(row.compression) as Compression, tags: JSON.parse(row.tags) as string[],
+    accuracy: row.accuracy, accuracy_note: row.accuracy_note, created_at: new Date(row.created_at).toISOString(),
   };
 }

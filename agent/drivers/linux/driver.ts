@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { DeviceDescriptor } from '../../../protocol/agent-messages.js';
+import { FIDELITY_METRICS } from '../../../protocol/fidelity.js';
 import type { WorkerMessage, WorkerStart } from '../../runners/onnx/messages.js';
 import { JobFailure, type Driver, type JobContext, type JobOutput } from '../driver.js';
 import { describeHost } from './describe.js';
@@ -67,6 +68,12 @@ export class LinuxDriver implements Driver {
     const after = thermalSnapshot(this.sys);
     const measurements: JobOutput['measurements'] = [{ metric: 'latency_ms', unit: 'ms', samples: result.done.samplesMs }];
     if (result.done.peakRssKib !== null) measurements.push({ metric: 'peak_rss_mib', unit: 'MiB', samples: [result.done.peakRssKib / 1024] });
+    const fidelity = result.done.fidelity;
+    if (fidelity && !('error' in fidelity)) {
+      measurements.push({ metric: FIDELITY_METRICS.cosine, unit: 'cosine', samples: fidelity.cosine });
+      measurements.push({ metric: FIDELITY_METRICS.top1, unit: 'agreement', samples: fidelity.top1 });
+      measurements.push({ metric: FIDELITY_METRICS.maxAbsError, unit: 'abs', samples: fidelity.maxAbsError });
+    }
     const e = energy as EnergyReading | null;
     if (e && windowIterations > 0) measurements.push({ metric: 'energy_mj', unit: 'mJ', samples: [e.totalUj / 1000 / windowIterations] });
     return {
@@ -79,6 +86,8 @@ export class LinuxDriver implements Driver {
         threads: ctx.job.settings.threads,
         input_shapes: result.loaded.inputs.map((i) => `${i.name}:${i.dtype}[${i.shape.join('x')}]`).join(' '),
         energy_source: e ? e.source : null,
+        ...(ctx.job.reference ? { reference_variant: ctx.job.reference.variant, reference_sha256: ctx.job.reference.sha256 } : {}),
+        ...(fidelity && 'error' in fidelity ? { fidelity_error: fidelity.error } : {}),
         ...snapshotEnv(before, after),
       },
     };
@@ -136,7 +145,7 @@ function runWorker(ctx: JobContext, hooks: { onWindow(edge: 'start' | 'end', ite
       const tail = stderr.trim().split('\n').slice(-3).join(' | ');
       reject(new JobFailure('runner_crashed', `the ONNX worker died (${sig ?? `exit ${code}`})${tail ? `: ${tail}` : ''}`));
     });
-    const start: WorkerStart = { type: 'start', modelPath: ctx.modelPath, settings: ctx.job.settings };
+    const start: WorkerStart = { type: 'start', modelPath: ctx.modelPath, settings: ctx.job.settings, reference: ctx.job.reference?.set };
     child.send(start);
   });
 }

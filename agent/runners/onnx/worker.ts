@@ -5,7 +5,9 @@
 import fs from 'node:fs';
 import ort from 'onnxruntime-node';
 import { buildInputs, InputSpecError, type InputMeta } from './inputs.js';
-import type { WorkerMessage, WorkerStart } from './messages.js';
+import type { FidelityResult, WorkerMessage, WorkerStart } from './messages.js';
+import { sliceSample, tensorValues, type ReferenceSet } from '../../../protocol/variants.js';
+import { sampleFidelity } from '../../../protocol/fidelity.js';
 
 const PROGRESS_EVERY_NS = 250_000_000n;
 
@@ -38,6 +40,32 @@ export function feedsFor(session: ort.InferenceSession, specs: WorkerStart['sett
   const feeds: Record<string, ort.Tensor> = {};
   for (const input of buildInputs(metas, specs, seed)) feeds[input.name] = new ort.Tensor(input.dtype, input.data, input.shape);
   return feeds;
+}
+
+/**
+ * Runs every sample of the family's reference set (after the timed window, so it never disturbs
+ * the timing) and compares the outputs with the reference variant's outputs.
+ */
+export async function referenceFidelity(session: ort.InferenceSession, ref: ReferenceSet): Promise<FidelityResult> {
+  const outputNames = Object.keys(ref.outputs);
+  const missing = outputNames.filter((n) => !session.outputNames.includes(n));
+  if (missing.length > 0) return { error: `the model has no output ${missing.join(', ')} (it has ${session.outputNames.join(', ')})` };
+  const result = { cosine: [] as number[], maxAbsError: [] as number[], top1: [] as number[] };
+  try {
+    for (let i = 0; i < ref.samples; i++) {
+      const specs = Object.fromEntries(Object.entries(ref.inputs).map(([name, t]) => [name, { data: sliceSample(t, i) }]));
+      const out = await session.run(feedsFor(session, specs, 0));
+      const actual = outputNames.map((n) => Float64Array.from(out[n]!.data as ArrayLike<number>, Number));
+      const expected = outputNames.map((n) => tensorValues(sliceSample(ref.outputs[n]!, i)));
+      const f = sampleFidelity(expected, actual);
+      result.cosine.push(f.cosine);
+      result.maxAbsError.push(f.maxAbsError);
+      result.top1.push(f.top1);
+    }
+  } catch (err) {
+    return { error: `reference set: ${(err as Error).message.slice(0, 500)}` };
+  }
+  return result;
 }
 
 async function run(start: WorkerStart): Promise<void> {
@@ -91,7 +119,8 @@ async function run(start: WorkerStart): Promise<void> {
     }
   }
   await send({ type: 'window', edge: 'end', iterations: samples.length });
-  await send({ type: 'done', samplesMs: samples, firstRunMs, peakRssKib: peakRssKib(), ortVersion: ort.env.versions.common ?? 'unknown' });
+  const fidelity = start.reference ? await referenceFidelity(session, start.reference) : undefined;
+  await send({ type: 'done', samplesMs: samples, firstRunMs, peakRssKib: peakRssKib(), ortVersion: ort.env.versions.common ?? 'unknown', ...(fidelity ? { fidelity } : {}) });
   await session.release();
 }
 

@@ -4,7 +4,8 @@ import { Router } from 'express';
 import { modelUploadQuerySchema, paginationQuerySchema, sha256Schema } from '../../../protocol/index.js';
 import { BenchfleetError } from '../../../protocol/errors.js';
 import type { ServerContext } from '../../context.js';
-import { requirePermission, validate } from '../middleware.js';
+import { jsonBody, requirePermission, validate } from '../middleware.js';
+import { variantMetadataSchema } from '../../../protocol/variants.js';
 
 export function modelRoutes(ctx: ServerContext): Router {
   const r = Router();
@@ -21,7 +22,17 @@ export function modelRoutes(ctx: ServerContext): Router {
     if (contentLength !== undefined && contentLength > ctx.config.maxModelBytes) {
       throw new BenchfleetError('payload_too_large', `model of ${contentLength} bytes exceeds the upload limit of ${ctx.config.maxModelBytes} bytes`);
     }
-    const { model, created } = await ctx.models.ingest(req, q, { sha256: announced, contentLength, maxBytes: ctx.config.maxModelBytes }, ctx.now());
+    let metadata;
+    if (q.metadata !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(q.metadata);
+      } catch {
+        throw new BenchfleetError('validation_failed', 'query metadata: not valid JSON');
+      }
+      metadata = validate(variantMetadataSchema, parsed, 'query metadata');
+    }
+    const { model, created } = await ctx.models.ingest(req, { ...q, metadata }, { sha256: announced, contentLength, maxBytes: ctx.config.maxModelBytes }, ctx.now());
     res.status(created ? 201 : 200).json({ model, created });
   });
 
@@ -35,6 +46,14 @@ export function modelRoutes(ctx: ServerContext): Router {
     const model = ctx.models.resolve(ref);
     if (!model) throw new BenchfleetError('not_found', `no model ${ref}`);
     res.json({ ...model, facts: ctx.models.facts(model.sha256) });
+  });
+
+  r.patch('/models/:ref', requirePermission(ctx, 'submit'), (req, res) => {
+    const ref = String(req.params.ref);
+    const body = validate(variantMetadataSchema, jsonBody(req), 'body');
+    const model = ctx.models.resolve(ref);
+    if (!model) throw new BenchfleetError('not_found', `no model ${ref}`);
+    res.json(ctx.models.updateMetadata(model.sha256, body));
   });
 
   r.get('/models/:sha256/content', requirePermission(ctx, 'fetch_model'), (req, res) => {

@@ -1,0 +1,154 @@
+// Wire types for compressed variants: lineage and compression metadata, per-family reference
+// sets for output fidelity, and the variant × device comparison.
+import { z } from 'zod';
+import { tensorDataSchema, variantSchema, type TensorData, type TensorDtype } from './domain.js';
+
+export const compressionSchema = z.strictObject({
+  quantization: z.strictObject({
+    method: z.enum(['ptq', 'qat', 'dynamic']),
+    weight_bits: z.number().int().min(1).max(32),
+    activation_bits: z.number().int().min(1).max(32).optional(),
+    per_channel: z.boolean().optional(),
+  }).optional(),
+  pruning: z.strictObject({ kind: z.enum(['structured', 'unstructured']), sparsity: z.number().min(0).max(1) }).optional(),
+  distillation: z.strictObject({ teacher: z.string().min(1).max(256) }).optional(),
+  low_rank: z.strictObject({ rank: z.number().int().min(1).optional(), ratio: z.number().min(0).max(1).optional() }).optional(),
+  nas: z.strictObject({ search_space: z.string().max(256).optional() }).optional(),
+});
+export type Compression = z.infer<typeof compressionSchema>;
+
+export const variantMetadataSchema = z.strictObject({
+  /** The variant this one was derived from, in the same family. */
+  parent: variantSchema.nullable().optional(),
+  compression: compressionSchema.optional(),
+  tags: z.array(z.string().min(1).max(64)).max(32).optional(),
+  /** Accuracy measured by the user (0..1), e.g. top-1 on a validation set. */
+  accuracy: z.number().min(0).max(1).nullable().optional(),
+  accuracy_note: z.string().max(500).nullable().optional(),
+});
+export type VariantMetadata = z.infer<typeof variantMetadataSchema>;
+
+/** A reference set: N samples stacked along the first axis of every input and output tensor. */
+export const referenceSetSchema = z.strictObject({
+  samples: z.number().int().min(1).max(1000),
+  inputs: z.record(z.string(), tensorDataSchema),
+  outputs: z.record(z.string(), tensorDataSchema),
+});
+export type ReferenceSet = z.infer<typeof referenceSetSchema>;
+
+export const putReferenceSchema = z.strictObject({
+  variant: variantSchema,
+  reference: referenceSetSchema,
+  min_cosine: z.number().min(0).max(1).default(0.99),
+  min_top1: z.number().min(0).max(1).default(0.9),
+});
+
+export const compareQuerySchema = z.strictObject({
+  family: z.string().min(1).max(128),
+  devices: z.string().max(2000).optional(),
+  budget: z.coerce.number().min(0).max(1).default(0.01),
+  objective: z.enum(['latency', 'energy', 'memory']).default('latency'),
+  format: z.enum(['json', 'csv', 'md']).default('json'),
+});
+export type CompareObjective = 'latency' | 'energy' | 'memory';
+
+export interface FamilyView {
+  name: string;
+  reference_variant: string;
+  reference_sha256: string;
+  samples: number;
+  min_cosine: number;
+  min_top1: number;
+  updated_at: string;
+}
+
+export interface CompareVariant {
+  variant: string;
+  sha256: string;
+  parent: string | null;
+  compression: Compression;
+  tags: string[];
+  format: string;
+  size_bytes: number;
+  parameter_count: number | null;
+  quantized: boolean;
+  weight_sparsity: number | null;
+  accuracy: number | null;
+}
+
+export interface CompareCell {
+  variant: string;
+  device: string;
+  job_id: string;
+  run_id: string;
+  measured_at: string;
+  latency_ms: number | null;
+  latency_ci: [number, number] | null;
+  energy_mj: number | null;
+  peak_mem_mib: number | null;
+  fidelity_cosine: number | null;
+  fidelity_top1: number | null;
+  output_max_abs_error: number | null;
+  /** Quality used for Pareto and budgets: user accuracy when the variant has one, else top-1 agreement with the reference. */
+  quality: number | null;
+  quality_kind: 'accuracy' | 'top1_agreement' | null;
+  /** Why this variant should not ship to this device (fidelity below the family's thresholds). */
+  flags: string[];
+  vs_parent: { speedup: number | null; energy_saving: number | null; size_reduction: number | null; quality_drop: number | null } | null;
+  pareto: boolean;
+}
+
+export interface Recommendation { device: string; variant: string | null; reason: string }
+
+export interface CompareView {
+  family: string;
+  objective: CompareObjective;
+  budget: number;
+  reference_variant: string | null;
+  variants: CompareVariant[];
+  devices: string[];
+  cells: CompareCell[];
+  recommendations: Recommendation[];
+}
+
+const BYTES: Record<TensorDtype, number> = { float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, bool: 1 };
+
+/** Sample `i` of a stacked tensor: the first axis removed. */
+export function sliceSample(t: TensorData, i: number): TensorData {
+  const n = t.shape[0] ?? 0;
+  if (i < 0 || i >= n) throw new Error(`sample ${i} out of range (${n})`);
+  const bytes = Buffer.from(t.base64, 'base64');
+  const per = bytes.length / n;
+  if (!Number.isInteger(per) || per % BYTES[t.dtype] !== 0) throw new Error('reference tensor size does not match its shape');
+  return { dtype: t.dtype, shape: t.shape.slice(1), base64: bytes.subarray(i * per, (i + 1) * per).toString('base64') };
+}
+
+/** Tensor data as numbers (int64 through Number). */
+export function tensorValues(t: TensorData): Float64Array {
+  const b = Buffer.from(t.base64, 'base64');
+  const n = b.length / BYTES[t.dtype];
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    switch (t.dtype) {
+      case 'float32': out[i] = b.readFloatLE(i * 4); break;
+      case 'float64': out[i] = b.readDoubleLE(i * 8); break;
+      case 'int8': out[i] = b.readInt8(i); break;
+      case 'uint8': case 'bool': out[i] = b.readUInt8(i); break;
+      case 'int16': out[i] = b.readInt16LE(i * 2); break;
+      case 'int32': out[i] = b.readInt32LE(i * 4); break;
+      case 'int64': out[i] = Number(b.readBigInt64LE(i * 8)); break;
+    }
+  }
+  return out;
+}
+
+/** Stacks per-sample float32 arrays into one tensor of shape [N, ...shape]. */
+export function stackFloat32(samples: ArrayLike<number>[], shape: number[]): TensorData {
+  const per = shape.reduce((a, b) => a * b, 1);
+  const buf = Buffer.alloc(samples.length * per * 4);
+  samples.forEach((s, i) => {
+    if (s.length !== per) throw new Error(`sample ${i} has ${s.length} values, expected ${per}`);
+    for (let k = 0; k < per; k++) buf.writeFloatLE(s[k]!, (i * per + k) * 4);
+  });
+  return { dtype: 'float32', shape: [samples.length, ...shape], base64: buf.toString('base64') };
+}

@@ -1,0 +1,62 @@
+// Per-family reference sets: inputs and the reference variant's outputs on them, with the
+// fidelity thresholds below which a variant is flagged on a device. Jobs of the family's models
+// carry the set so the agent can report output fidelity.
+import crypto from 'node:crypto';
+import type { Db } from '../db/open.js';
+import type { FamilyView, ReferenceSet } from '../../protocol/variants.js';
+import { BenchfleetError } from '../../protocol/errors.js';
+
+interface FamilyRow { name: string; reference_variant: string; reference: string; reference_sha256: string; min_cosine: number; min_top1: number; updated_at: number }
+
+const toView = (r: FamilyRow): FamilyView => ({
+  name: r.name, reference_variant: r.reference_variant, reference_sha256: r.reference_sha256,
+  samples: (JSON.parse(r.reference) as ReferenceSet).samples, min_cosine: r.min_cosine, min_top1: r.min_top1,
+  updated_at: new Date(r.updated_at).toISOString(),
+});
+
+/** Checks that every tensor stacks `samples` along its first axis and that its bytes match its shape. */
+export function checkReferenceSet(set: ReferenceSet): void {
+  const bytes = { float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, bool: 1 } as const;
+  if (Object.keys(set.inputs).length === 0 || Object.keys(set.outputs).length === 0) throw new BenchfleetError('validation_failed', 'a reference set needs inputs and outputs');
+  for (const [kind, tensors] of [['input', set.inputs], ['output', set.outputs]] as const) {
+    for (const [name, t] of Object.entries(tensors)) {
+      if (t.shape[0] !== set.samples) throw new BenchfleetError('validation_failed', `${kind} ${name}: first dimension ${t.shape[0]} is not the ${set.samples} samples`);
+      const expected = t.shape.reduce((a, b) => a * b, 1) * bytes[t.dtype];
+      if (Buffer.from(t.base64, 'base64').length !== expected) throw new BenchfleetError('validation_failed', `${kind} ${name}: ${t.dtype}[${t.shape.join('x')}] needs ${expected} bytes`);
+    }
+  }
+}
+
+export function putReference(db: Db, family: string, variant: string, set: ReferenceSet, minCosine: number, minTop1: number, now: number): FamilyView {
+  checkReferenceSet(set);
+  if (!db.prepare('SELECT 1 FROM models WHERE family = ? AND variant = ?').get(family, variant)) {
+    throw new BenchfleetError('not_found', `no model ${family}:${variant}; push the reference variant first`);
+  }
+  const text = JSON.stringify(set);
+  const sha = crypto.createHash('sha256').update(text).digest('hex');
+  db.prepare(`INSERT INTO families (name, reference_variant, reference, reference_sha256, min_cosine, min_top1, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+              ON CONFLICT (name) DO UPDATE SET reference_variant = excluded.reference_variant, reference = excluded.reference,
+                reference_sha256 = excluded.reference_sha256, min_cosine = excluded.min_cosine, min_top1 = excluded.min_top1, updated_at = excluded.updated_at`)
+    .run(family, variant, text, sha, minCosine, minTop1, now);
+  return getFamily(db, family)!;
+}
+
+export function getFamily(db: Db, name: string): FamilyView | null {
+  const row = db.prepare('SELECT * FROM families WHERE name = ?').get(name) as FamilyRow | undefined;
+  return row ? toView(row) : null;
+}
+
+export function listFamilies(db: Db): FamilyView[] {
+  return (db.prepare('SELECT * FROM families ORDER BY name').all() as FamilyRow[]).map(toView);
+}
+
+export function deleteReference(db: Db, name: string): boolean {
+  return db.prepare('DELETE FROM families WHERE name = ?').run(name).changes > 0;
+}
+
+/** The reference set a job of this family carries (null when the family has none). */
+export function referenceForJob(db: Db, family: string): { sha256: string; variant: string; set: ReferenceSet } | null {
+  const row = db.prepare('SELECT reference_variant, reference, reference_sha256 FROM families WHERE name = ?').get(family) as
+    { reference_variant: string; reference: string; reference_sha256: string } | undefined;
+  return row ? { sha256: row.reference_sha256, variant: row.reference_variant, set: JSON.parse(row.reference) as ReferenceSet } : null;
+}

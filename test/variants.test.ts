@@ -1,0 +1,128 @@
+// Compressed variants: fidelity arithmetic on known outputs; Pareto front and recommendation on
+// fixed data; and end to end through a real server and agent — lineage metadata at push, a
+// reference set computed from the fp32 parent, fidelity measured on the device for fp32, its int8
+// variant and a deliberately broken variant (perturbed weights), which is flagged; the compare
+// matrix with ratios, Pareto front, recommendation and its CSV / markdown exports.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { argmax, cosineSimilarity, maxAbsError, sampleFidelity } from '../protocol/fidelity.js';
+import { paretoFront, recommend } from '../server/variants/compare.js';
+import { kwsFp32, kwsWeights } from '../examples/models/generate.js';
+import { seededRng } from '../protocol/random.js';
+import type { CompareView } from '../protocol/variants.js';
+import { repoRoot, startFarm, tempDir, type Farm } from './support/farm.js';
+
+test('fidelity on known outputs', () => {
+  assert.equal(cosineSimilarity([1, 0], [0, 1]), 0);
+  assert.equal(cosineSimilarity([1, 2, 3], [2, 4, 6]), 1);
+  assert.ok(Math.abs(cosineSimilarity([1, 0], [1, 1]) - Math.SQRT1_2) < 1e-12);
+  assert.equal(cosineSimilarity([1, 2], [-1, -2]), -1);
+  assert.equal(maxAbsError([1, 2, 3], [1.5, 2, 0]), 3);
+  assert.equal(argmax([0.1, 0.7, 0.2]), 1);
+  const f = sampleFidelity([[0.1, 0.9], [5]], [[0.2, 0.8], [5]]);
+  assert.equal(f.top1, 1);
+  assert.ok(Math.abs(f.maxAbsError - 0.1) < 1e-12);
+  const g = sampleFidelity([[0.1, 0.9]], [[0.9, 0.1]]);
+  assert.equal(g.top1, 0);
+  const broken = sampleFidelity([[0.1, 0.9]], [[Number.NaN, 0.1]]);
+  assert.equal(broken.cosine, 0, 'NaN outputs score as the worst cosine');
+  assert.equal(broken.maxAbsError, 1e30);
+  assert.throws(() => sampleFidelity([[1, 2]], [[1, 2], [3]]), /do not match/);
+});
+
+test('Pareto front and recommendation on fixed data', () => {
+  // cost = latency (lower better), quality = accuracy (higher better)
+  const pts = [
+    { cost: 10, quality: 0.95 }, // fp32: best quality
+    { cost: 4, quality: 0.945 }, // int8: on the front
+    { cost: 5, quality: 0.93 }, // pruned: dominated by int8
+    { cost: 2, quality: 0.80 }, // tiny: cheapest, on the front
+    { cost: 10, quality: 0.95 }, // a duplicate of fp32: equal points do not dominate each other
+  ];
+  assert.deepEqual([...paretoFront(pts)].sort(), [0, 1, 3, 4]);
+  const candidates = [
+    { variant: 'fp32', cost: 10, quality: 0.95, peakMemMib: 80, flags: [] },
+    { variant: 'int8', cost: 4, quality: 0.945, peakMemMib: 30, flags: [] },
+    { variant: 'pruned', cost: 5, quality: 0.93, peakMemMib: 60, flags: [] },
+    { variant: 'tiny', cost: 2, quality: 0.80, peakMemMib: 10, flags: [] },
+    { variant: 'fp16', cost: 3, quality: 0.95, peakMemMib: 40, flags: ['fidelity: cosine 0.5 < 0.99'] },
+  ];
+  const r = recommend('pixel', candidates, 0.95, 0.01, null, 'latency', 'ms');
+  assert.equal(r.variant, 'int8');
+  assert.match(r.reason, /lowest latency within budget: 4\.00 ms; quality drop 0\.5% ≤ 1\.0%/);
+  assert.match(r.reason, /fp16: fidelity: cosine 0\.5 < 0\.99/);
+  assert.match(r.reason, /tiny: quality drop 15\.0% > budget 1\.0%/);
+  assert.equal(recommend('pixel', candidates, 0.95, 0.2, null, 'latency', 'ms').variant, 'tiny', 'a looser budget picks the cheapest');
+  assert.equal(recommend('mcu', candidates, 0.95, 0.01, 20, 'latency', 'ms').variant, null, 'int8 (30 MiB) does not fit 20 MiB; nothing else within budget fits');
+  assert.match(recommend('mcu', candidates, 0.95, 0.01, 20, 'latency', 'ms').reason, /int8: peak memory 30\.0 MiB > 20 MiB/);
+});
+
+let farm: Farm | null = null;
+after(async () => { await farm?.stop(); });
+
+test('fidelity on the device flags a broken variant; compare shows ratios, Pareto front, recommendation and exports', { timeout: 180_000 }, async () => {
+  const f = await startFarm({ agent: true });
+  farm = f;
+  const fp32 = path.join(repoRoot, 'examples/models/kws-cnn-fp32.onnx');
+  const int8 = path.join(repoRoot, 'examples/models/kws-cnn-int8.onnx');
+  // A broken variant: the fp32 network with its last layer's weights perturbed.
+  const wts = kwsWeights();
+  const rng = seededRng(99);
+  for (let i = 0; i < wts.w3.length; i++) wts.w3[i] = wts.w3[i]! + (rng() - 0.5) * 2;
+  const brokenFile = path.join(tempDir('variants'), 'kws-broken.onnx');
+  fs.writeFileSync(brokenFile, kwsFp32(wts));
+
+  assert.equal((await f.cli(['model', 'push', fp32, '--family', 'kws', '--variant', 'fp32', '--accuracy', '92.0%'])).code, 0);
+  const pushed = await f.cli(['model', 'push', int8, '--family', 'kws', '--variant', 'int8', '--parent', 'fp32', '--quant', 'ptq', '--activation-bits', '8', '--per-channel', '--tag', 'qdq']);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.match(pushed.stdout, /from fp32, ptq int8\/a8 per-channel, tags qdq/);
+  assert.equal((await f.cli(['model', 'push', brokenFile, '--family', 'kws', '--variant', 'broken', '--parent', 'fp32'])).code, 0);
+  const bad = await f.cli(['model', 'push', brokenFile, '--family', 'kws', '--variant', 'broken', '--quant', 'fp4']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--quant must be ptq, qat or dynamic/);
+  const edit = await f.cli(['model', 'edit', 'kws:int8', '--accuracy', '0.917']);
+  assert.equal(edit.code, 0, edit.stderr);
+  assert.match(edit.stdout, /accuracy 91\.7%/);
+
+  const ref = await f.cli(['family', 'reference', 'kws', '--from', 'fp32', '--count', '12']);
+  assert.equal(ref.code, 0, ref.stderr);
+  assert.match(ref.stdout, /reference set of 12 samples from fp32/);
+
+  for (const v of ['fp32', 'int8', 'broken']) {
+    const r = await f.cli(['run', 'submit', '--model', `kws:${v}`, '--device', 'testbox', '--warmup', '3', '--iterations', '40', '--wait', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const view = JSON.parse((await f.cli(['compare', '--family', 'kws', '--json'])).stdout) as CompareView;
+  const cell = (v: string) => view.cells.find((c) => c.variant === v && c.device === 'testbox')!;
+  // The reference variant agrees with its own reference outputs; int8 is close; broken is not.
+  assert.ok(cell('fp32').fidelity_cosine! > 0.99999, `fp32 cosine ${cell('fp32').fidelity_cosine}`);
+  assert.equal(cell('fp32').fidelity_top1, 1);
+  assert.ok(cell('int8').fidelity_cosine! > 0.99, `int8 cosine ${cell('int8').fidelity_cosine}`);
+  assert.deepEqual(cell('int8').flags, []);
+  assert.ok(cell('broken').flags.some((x) => /fidelity/.test(x)), `broken is flagged: ${JSON.stringify(cell('broken'))}`);
+  assert.ok(cell('broken').fidelity_cosine! < 0.99);
+  // Ratios against the parent, and the recommendation within a 1% accuracy budget.
+  assert.ok(cell('int8').vs_parent!.speedup! > 1.5, `int8 speed-up ${cell('int8').vs_parent!.speedup}`);
+  assert.ok(Math.abs(cell('int8').vs_parent!.size_reduction! - fs.statSync(fp32).size / fs.statSync(int8).size) < 1e-9);
+  assert.ok(Math.abs(cell('int8').vs_parent!.quality_drop! - 0.003) < 1e-9);
+  assert.equal(cell('int8').quality_kind, 'accuracy');
+  assert.equal(cell('int8').pareto, true);
+  const rec = view.recommendations.find((r) => r.device === 'testbox')!;
+  assert.equal(rec.variant, 'int8', rec.reason);
+  assert.match(rec.reason, /broken: fidelity/);
+
+  const md = await f.cli(['compare', '--family', 'kws', '--format', 'md']);
+  assert.match(md.stdout, /### testbox/);
+  assert.match(md.stdout, /\| int8 ← fp32 \|/);
+  assert.match(md.stdout, /\*\*Recommended:\*\* int8/);
+  const csvFile = path.join(tempDir('compare'), 'matrix.csv');
+  assert.equal((await f.cli(['compare', '--family', 'kws', '--format', 'csv', '-o', csvFile])).code, 0);
+  const csv = fs.readFileSync(csvFile, 'utf8').trim().split('\n');
+  assert.equal(csv.length, 4, 'a header and one row per variant on the device');
+  assert.match(csv[0]!, /^family,variant,parent,device,latency_ms/);
+  assert.ok(csv.some((l) => l.startsWith('kws,broken,fp32,testbox,') && l.includes('fidelity: ')));
+  const missing = await f.cli(['compare', '--family', 'nope']);
+  assert.equal(missing.code, 6);
+});
