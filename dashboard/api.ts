@@ -2,7 +2,8 @@
 // the REST API that turn `{ error: { code, message } }` bodies into ApiError (with a dedicated
 // `unauthorized` path so the app can ask for a new token), and LiveSocket, which keeps the
 // /ws/live WebSocket open with exponential backoff and reports its state for the header indicator.
-import type { AgentView, DeviceView, JobView, LiveEvent, Page, RunView, SamplesView } from '../protocol/api.js';
+import type { AgentView, DeviceView, JobView, LiveEvent, ModelView, Page, RunView, SamplesView } from '../protocol/api.js';
+import type { CompareView } from '../protocol/variants.js';
 import type { AlertView, SeriesHistoryView, SeriesView } from '../protocol/alerts.js';
 
 const TOKEN_KEY = 'benchfleet.token';
@@ -77,6 +78,9 @@ const get = <T>(path: string, signal?: AbortSignal): Promise<T> => request<T>('G
 const q = (params: Record<string, string | undefined>) => new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined)).toString();
 
 export const api = {
+  models: (signal?: AbortSignal) => get<Page<ModelView>>('/models?limit=500', signal),
+  compare: (family: string, objective: string, budget: number, signal?: AbortSignal) =>
+    get<CompareView>(`/compare?${q({ family, objective, budget: String(budget) })}`, signal),
   series: (params: { family?: string; device?: string }, signal?: AbortSignal) => get<Page<SeriesView>>(`/series?${q({ limit: '500', ...params })}`, signal),
   seriesHistory: (key: string, metric: string, branch: string | undefined, signal?: AbortSignal) =>
     get<SeriesHistoryView>(`/series/${encodeURIComponent(key)}/${encodeURIComponent(metric)}?${q({ branch, limit: '300' })}`, signal),

@@ -12,6 +12,7 @@ import { runDetailPage } from './pages/run-detail.js';
 import { runsPage } from './pages/runs.js';
 import { seriesListPage, seriesPage } from './pages/series.js';
 import { alertsPage } from './pages/alerts.js';
+import { comparePage } from './pages/compare.js';
 
 const REFRESH_DELAY_MS = 300;
 const POLL_MS = 30_000;
@@ -98,6 +99,7 @@ function pageFor(hash: string): { page: Page; nav: string; title: string } {
   if (path[0] === 'runs') return { page: runsPage(), nav: 'runs', title: 'Runs' };
   if (path[0] === 'series' && path[1]) return { page: seriesPage(path[1], path[2] ?? 'latency_ms'), nav: 'series', title: `Series ${path[1].slice(0, 8)}` };
   if (path[0] === 'series') return { page: seriesListPage(), nav: 'series', title: 'Series' };
+  if (path[0] === 'compare') return { page: comparePage(path[1] ?? null), nav: 'compare', title: `Compare${path[1] ? ` ${path[1]}` : ''}` };
   if (path[0] === 'alerts') return { page: alertsPage(path[1] ?? null), nav: 'alerts', title: 'Alerts' };
   return { page: farmPage(), nav: 'farm', title: 'Farm' };
 }

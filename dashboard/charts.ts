@@ -205,3 +205,46 @@ export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[
     plugins: [changeLines],
   });
 }
+
+export interface ParetoPoint { label: string; cost: number; quality: number; pareto: boolean; flagged: boolean }
+
+/**
+ * Quality (accuracy or top-1 agreement, %) against cost for the variants on one device; the
+ * Pareto-optimal variants are larger, green and joined by a line, flagged ones red.
+ */
+export function paretoChart(canvas: HTMLCanvasElement, points: ParetoPoint[], costLabel: string): ChartInstance | null {
+  const Chart = chartLib();
+  if (!Chart) return null;
+  const front = points.filter((p) => p.pareto).sort((a, b) => a.cost - b.cost);
+  const options = baseOptions(costLabel, 'quality (%)');
+  options.plugins = {
+    legend: { display: true },
+    tooltip: { callbacks: { label: (item: { raw: { label: string; x: number; y: number } }) => `${item.raw.label}: ${num(item.raw.x)}, ${item.raw.y.toFixed(2)}%` } },
+  };
+  const labelPlugin = {
+    id: 'point-labels',
+    afterDatasetsDraw(chart: ChartLike): void {
+      const x = chart.scales.x;
+      const y = chart.scales.y;
+      if (!x || !y) return;
+      const { ctx } = chart;
+      ctx.save();
+      ctx.font = '11px system-ui, sans-serif';
+      ctx.fillStyle = '#1f2328';
+      for (const p of points) ctx.fillText(p.label, x.getPixelForValue(p.cost) + 7, y.getPixelForValue(p.quality * 100) - 5);
+      ctx.restore();
+    },
+  };
+  return new Chart(canvas, {
+    type: 'scatter',
+    data: {
+      datasets: [
+        { label: 'Pareto front', data: front.map((p) => ({ x: p.cost, y: p.quality * 100, label: p.label })), showLine: true, borderColor: '#1a7f37', backgroundColor: '#1a7f37', pointRadius: 7, borderWidth: 1.5 },
+        { label: 'dominated', data: points.filter((p) => !p.pareto && !p.flagged).map((p) => ({ x: p.cost, y: p.quality * 100, label: p.label })), backgroundColor: BLUE, pointRadius: 5 },
+        { label: 'flagged (fidelity)', data: points.filter((p) => p.flagged && !p.pareto).map((p) => ({ x: p.cost, y: p.quality * 100, label: p.label })), backgroundColor: RED, pointStyle: 'crossRot', pointRadius: 8, borderColor: RED, borderWidth: 2 },
+      ],
+    },
+    options,
+    plugins: [labelPlugin],
+  });
+}

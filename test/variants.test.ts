@@ -13,6 +13,9 @@ import { kwsFp32, kwsWeights } from '../examples/models/generate.js';
 import { seededRng } from '../protocol/random.js';
 import type { CompareView } from '../protocol/variants.js';
 import { repoRoot, startFarm, tempDir, type Farm } from './support/farm.js';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = '/usr/bin/chromium';
 
 test('fidelity on known outputs', () => {
   assert.equal(cosineSimilarity([1, 0], [0, 1]), 0);
@@ -125,4 +128,30 @@ test('fidelity on the device flags a broken variant; compare shows ratios, Paret
   assert.ok(csv.some((l) => l.startsWith('kws,broken,fp32,testbox,') && l.includes('fidelity: ')));
   const missing = await f.cli(['compare', '--family', 'nope']);
   assert.equal(missing.code, 6);
+
+  // The Compare page in real headless Chromium.
+  assert.ok(fs.existsSync(CHROMIUM), 'chromium not found: install it with `apt-get install -y chromium`');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${f.url}/#/compare/kws&token=${f.adminToken}`);
+    const block = page.locator('[data-page="compare"] .card[data-device="testbox"]');
+    await block.waitFor({ timeout: 15_000 });
+    assert.equal(await block.locator('.recommendation').getAttribute('data-recommended'), 'int8');
+    assert.equal(await block.locator('tr[data-variant="broken"]').getAttribute('data-flagged'), 'yes');
+    assert.equal(await block.locator('tr[data-variant="int8"]').getAttribute('data-pareto'), 'yes');
+    const points = await page.evaluate(() => {
+      const g = globalThis as unknown as { document: { querySelector(s: string): unknown }; Chart: { getChart(c: unknown): { data: { datasets: { data: unknown[] }[] } } | undefined } };
+      const c = g.Chart.getChart(g.document.querySelector('canvas[data-chart="pareto"][data-device="testbox"]'));
+      return c ? c.data.datasets.map((d) => d.data.length) : null;
+    });
+    assert.ok(points && points.reduce((a, b) => a + b, 0) === 3, `three variants on the Pareto chart: ${JSON.stringify(points)}`);
+    fs.mkdirSync(path.join(repoRoot, 'test-results'), { recursive: true });
+    await page.screenshot({ path: path.join(repoRoot, 'test-results', 'dashboard-compare.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
 });

@@ -8,7 +8,7 @@ import type { ModelView } from '../../protocol/api.js';
 import type { TensorData } from '../../protocol/domain.js';
 import { seededRng } from '../../protocol/random.js';
 import type { CompareView, FamilyView, ReferenceSet, VariantMetadata } from '../../protocol/variants.js';
-import { sliceSample, stackFloat32, tensorValues } from '../../protocol/variants.js';
+import { sliceSample, stackFloat32, tensorValues } from '../../protocol/tensor-data.js';
 import { CliError, EXIT } from '../client.js';
 import { num, table } from '../format.js';
 import { parseNpy } from '../inputs.js';

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import ort from 'onnxruntime-node';
 import { buildInputs, InputSpecError, type InputMeta } from './inputs.js';
 import type { FidelityResult, WorkerMessage, WorkerStart } from './messages.js';
-import { sliceSample, tensorValues, type ReferenceSet } from '../../../protocol/variants.js';
+import type { ReferenceSet } from '../../../protocol/variants.js';
+import { sliceSample, tensorValues } from '../../../protocol/tensor-data.js';
 import { sampleFidelity } from '../../../protocol/fidelity.js';
 
 const PROGRESS_EVERY_NS = 250_000_000n;
