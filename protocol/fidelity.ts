@@ -64,4 +64,4 @@ export function sampleFidelity(reference: ArrayLike<number>[], actual: ArrayLike
 }
 
 /** Metric names under which fidelity is stored (one raw sample per reference input). */
-export const FIDELITY_METRICS = { cosine: 'fidelity_cosine', top1: 'fidelity_top1', maxAbsError: 'output_max_abs_error' } as const;
+export const FIDELITY_METRICS = { cosine: 'fidelity_cosine', top1: 'fidelity_top1', maxAbsError: 'output_max_abs_error', accuracy: 'accuracy_top1' } as const;

@@ -33,6 +33,8 @@ export const referenceSetSchema = z.strictObject({
   samples: z.number().int().min(1).max(1000),
   inputs: z.record(z.string(), tensorDataSchema),
   outputs: z.record(z.string(), tensorDataSchema),
+  /** Optional true class per sample: the agent then also measures accuracy on the device. */
+  labels: z.array(z.number().int().min(0)).max(1000).optional(),
 });
 export type ReferenceSet = z.infer<typeof referenceSetSchema>;
 
@@ -89,9 +91,11 @@ export interface CompareCell {
   fidelity_cosine: number | null;
   fidelity_top1: number | null;
   output_max_abs_error: number | null;
+  /** Top-1 accuracy on the family's labelled reference inputs, measured on the device. */
+  accuracy_measured: number | null;
   /** Quality used for Pareto and budgets: user accuracy when the variant has one, else top-1 agreement with the reference. */
   quality: number | null;
-  quality_kind: 'accuracy' | 'top1_agreement' | null;
+  quality_kind: 'accuracy' | 'measured_accuracy' | 'top1_agreement' | null;
   /** Why this variant should not ship to this device (fidelity below the family's thresholds). */
   flags: string[];
   vs_parent: { speedup: number | null; energy_saving: number | null; size_reduction: number | null; quality_drop: number | null } | null;

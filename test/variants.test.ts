@@ -14,6 +14,18 @@ import { seededRng } from '../protocol/random.js';
 import type { CompareView } from '../protocol/variants.js';
 import { repoRoot, startFarm, tempDir, type Farm } from './support/farm.js';
 import { chromium } from 'playwright-core';
+import ort from 'onnxruntime-node';
+
+/** A minimal .npy (version 1.0) writer for the test's reference inputs and labels. */
+function npy(descr: string, shape: number[], data: Buffer): Buffer {
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const head = Buffer.alloc(10);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1; head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  return Buffer.concat([head, Buffer.from(header, 'latin1'), data]);
+}
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -89,7 +101,23 @@ test('fidelity on the device flags a broken variant; compare shows ratios, Paret
   assert.equal(edit.code, 0, edit.stderr);
   assert.match(edit.stdout, /accuracy 91\.7%/);
 
-  const ref = await f.cli(['family', 'reference', 'kws', '--from', 'fp32', '--count', '12']);
+  // Labelled reference inputs: the labels are fp32's own predictions (computed here with
+  // onnxruntime) with three of the twelve changed, so fp32's accuracy on the device must be 9/12.
+  const dir = tempDir('reference');
+  const inputRng = seededRng(5);
+  const inputs = Float32Array.from({ length: 12 * 490 }, () => inputRng() * 2 - 1);
+  const session = await ort.InferenceSession.create(fp32);
+  const labels: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', inputs.slice(i * 490, (i + 1) * 490), [1, 1, 49, 10]) });
+    const logits = out[session.outputNames[0]!]!.data as Float32Array;
+    const predicted = argmax(logits);
+    labels.push(i < 3 ? (predicted + 1) % 12 : predicted);
+  }
+  await session.release();
+  fs.writeFileSync(path.join(dir, 'inputs.npy'), npy('<f4', [12, 1, 1, 49, 10], Buffer.from(inputs.buffer)));
+  fs.writeFileSync(path.join(dir, 'labels.npy'), npy('<i8', [12], Buffer.from(BigInt64Array.from(labels.map(BigInt)).buffer)));
+  const ref = await f.cli(['family', 'reference', 'kws', '--from', 'fp32', '--inputs', path.join(dir, 'inputs.npy'), '--labels', path.join(dir, 'labels.npy')]);
   assert.equal(ref.code, 0, ref.stderr);
   assert.match(ref.stdout, /reference set of 12 samples from fp32/);
 
@@ -102,6 +130,7 @@ test('fidelity on the device flags a broken variant; compare shows ratios, Paret
   // The reference variant agrees with its own reference outputs; int8 is close; broken is not.
   assert.ok(cell('fp32').fidelity_cosine! > 0.99999, `fp32 cosine ${cell('fp32').fidelity_cosine}`);
   assert.equal(cell('fp32').fidelity_top1, 1);
+  assert.equal(cell('fp32').accuracy_measured, 9 / 12, 'accuracy on the labelled reference inputs, measured on the device');
   assert.ok(cell('int8').fidelity_cosine! > 0.99, `int8 cosine ${cell('int8').fidelity_cosine}`);
   assert.deepEqual(cell('int8').flags, []);
   assert.ok(cell('broken').flags.some((x) => /fidelity/.test(x)), `broken is flagged: ${JSON.stringify(cell('broken'))}`);

@@ -148,10 +148,11 @@ export function registerVariantCommands(program: Command, env: CommandEnv): void
     .description('run the reference variant here on reference inputs and store its outputs; every job of the family then reports output fidelity')
     .requiredOption('--from <variant>', 'the reference variant (usually the float32 parent)')
     .option('--inputs <file.npy>', 'reference inputs stacked on the first axis (default: --count seeded random inputs)')
+    .option('--labels <file.npy>', 'true class of each reference input (integers): jobs then also measure top-1 accuracy on the device')
     .option('--count <n>', 'random reference inputs to generate', '20').option('--seed <n>', 'seed of generated inputs', '1')
     .option('--min-cosine <x>', 'flag a variant on a device below this median cosine similarity', '0.99')
     .option('--min-top1 <x>', 'flag a variant on a device below this top-1 agreement', '0.9')
-    .action(env.wrap(async ({ api, json, print, progress }, name: string, o: { from: string; inputs?: string; count: string; seed: string; minCosine: string; minTop1: string }) => {
+    .action(env.wrap(async ({ api, json, print, progress }, name: string, o: { from: string; inputs?: string; labels?: string; count: string; seed: string; minCosine: string; minTop1: string }) => {
       const model = await api.request<ModelView>('GET', `/models/${encodeURIComponent(`${name}:${o.from}`)}`);
       if (model.format !== 'onnx') throw new CliError(EXIT.usage, `reference sets are computed with onnxruntime; ${name}:${o.from} is ${model.format}`);
       let inputs: TensorData | null = null;
@@ -165,6 +166,18 @@ export function registerVariantCommands(program: Command, env: CommandEnv): void
       progress(`downloading ${name}:${o.from} (${model.sha256.slice(0, 12)}) and computing reference outputs…`);
       const bytes = await api.request<Buffer>('GET', `/models/${model.sha256}/content`, { binary: true });
       const set = await referenceSet(bytes, inputs, int(o.count, 'count'), Number(o.seed));
+      if (o.labels) {
+        let labels: number[];
+        try {
+          labels = Array.from(tensorValues(parseNpy(fs.readFileSync(o.labels))));
+        } catch (err) {
+          throw new CliError(EXIT.usage, `--labels ${o.labels}: ${(err as Error).message}`);
+        }
+        if (labels.length !== set.samples || labels.some((l) => !Number.isInteger(l) || l < 0)) {
+          throw new CliError(EXIT.usage, `--labels must hold ${set.samples} non-negative integers (one per reference input), got ${labels.length} values`);
+        }
+        set.labels = labels;
+      }
       const f = await api.request<FamilyView>('PUT', `/families/${encodeURIComponent(name)}/reference`, {
         json: { variant: o.from, reference: set, min_cosine: fraction(o.minCosine, 'min-cosine'), min_top1: fraction(o.minTop1, 'min-top1') },
       });

@@ -13,6 +13,7 @@
 // minMagnitude are removed afterwards, weakest first (Hunter's magnitude floor), and the means
 // recomputed. A 500-point series with a few changes takes well under a second (see the test).
 import { seededRng, type Rng } from '../../protocol/random.js';
+import type { Direction } from './gate.js';
 
 export interface ChangePointOptions {
   /** Minimum number of points in a segment (≥ 2). Default 5. */
@@ -38,6 +39,32 @@ export interface ChangePoint {
 }
 
 export const CHANGE_POINT_DEFAULTS = { minSize: 5, pValue: 0.01, permutations: 99, seed: 0x5eed, maxChangePoints: 50, minMagnitude: 0 } as const;
+
+export interface ChangePointAlertSettings {
+  /** Permutation-test threshold of E-Divisive when looking for a step to alert on. */
+  pValue: number;
+  permutations: number;
+  /** The step must be at least magnitudeFactor × the metric's minimum effect (E-Divisive's magnitude floor). */
+  magnitudeFactor: number;
+  /** Results from the change point on, the change point's own included. */
+  minAfter: number;
+}
+
+/**
+ * When a change point opens an alert (server/regression/analyzer.ts; it adds to the gate's own
+ * alerts). Chosen with `node dist/bench/regression-quality.js 1000 <seed> cp-sweep`, row (e) of
+ * docs/benchmarks.md: with the settings used before (p 0.01, 99 permutations, any worsening step
+ * ≥ minEffect) gate + change-point alerts gave 1.67, 1.83 and 1.50 false alerts per 1,000
+ * no-change results on the main and two held-out corpora; with these, 0.92, 0.25 and 0.25 (the
+ * 0.92 are the gate's own alerts: the change points add none on that corpus) at F1 0.790, 0.807
+ * and 0.804 against the gate's 0.771, 0.784 and 0.769. A floor of 1.5 × minEffect (4.5% by
+ * default) is what removes most false alerts — steps between 3% and 4.5% are left to the gate —
+ * and the stricter permutation test the rest; 2× and 3× cost recall for little. A permutation
+ * p-value can be no lower than 1/(1 + permutations), so 499 is the fewest that can reach 0.002.
+ * minAfter 5 is minSize: the latest change point always has that many results after it, and
+ * asking for 6–10 changed F1 by at most 0.006 (10 only lowered it) on the three corpora.
+ */
+export const CHANGE_POINT_ALERT: ChangePointAlertSettings = { pValue: 0.002, permutations: 499, magnitudeFactor: 1.5, minAfter: 5 };
 
 interface Split { tau: number; kappa: number; q: number }
 
@@ -134,19 +161,45 @@ export function eDivisive(series: ArrayLike<number>, opts: ChangePointOptions = 
     consider(index, end);
   }
   found.sort((x, y) => x.index - y.index);
+  return withMagnitudeFloor(z, found, minMagnitude);
+}
 
+/**
+ * Hunter's magnitude floor: drops the change point with the smallest |relative change of the
+ * mean| while it is below minMagnitude, recomputing the segment means after each removal. Floors
+ * nest: applying a higher floor to the result of a lower one gives the same change points as
+ * applying it to the unfiltered ones, so one detection serves several floors.
+ */
+export function withMagnitudeFloor(series: ArrayLike<number>, changePoints: readonly { index: number; pValue: number }[], minMagnitude: number): ChangePoint[] {
+  const kept = [...changePoints].sort((x, y) => x.index - y.index);
   const describe = (cps: { index: number; pValue: number }[]): ChangePoint[] => cps.map((cp, i) => {
-    const before = mean(z, i === 0 ? 0 : cps[i - 1]!.index, cp.index);
-    const after = mean(z, cp.index, i + 1 < cps.length ? cps[i + 1]!.index : z.length);
+    const before = mean(series, i === 0 ? 0 : cps[i - 1]!.index, cp.index);
+    const after = mean(series, cp.index, i + 1 < cps.length ? cps[i + 1]!.index : series.length);
     return { index: cp.index, pValue: cp.pValue, meanBefore: before, meanAfter: after, change: (after - before) / Math.abs(before) };
   });
-  let result = describe(found);
+  let result = describe(kept);
   while (minMagnitude > 0 && result.length > 0) {
     let weakest = 0;
     for (let i = 1; i < result.length; i++) if (Math.abs(result[i]!.change) < Math.abs(result[weakest]!.change)) weakest = i;
     if (Math.abs(result[weakest]!.change) >= minMagnitude) break;
-    found.splice(weakest, 1);
-    result = describe(found);
+    kept.splice(weakest, 1);
+    result = describe(kept);
   }
   return result;
+}
+
+/**
+ * The change point a series' medians may open an alert for, or null: with E-Divisive at the alert
+ * settings and the magnitude floor magnitudeFactor × minEffect, the latest change point when it is
+ * a worsening step of at least that floor with at least minAfter results from it on. Whether an
+ * alert already covers it is for the caller to check.
+ */
+export function changePointToAlert(medians: ArrayLike<number>, minEffect: number, direction: Direction,
+  settings: ChangePointAlertSettings = CHANGE_POINT_ALERT): ChangePoint | null {
+  const floor = settings.magnitudeFactor * minEffect;
+  const found = eDivisive(medians, { pValue: settings.pValue, permutations: settings.permutations, minMagnitude: floor });
+  const latest = found[found.length - 1];
+  if (!latest) return null;
+  const worse = direction === 'lower_is_better' ? latest.change : -latest.change;
+  return worse >= floor && medians.length - latest.index >= settings.minAfter ? latest : null;
 }

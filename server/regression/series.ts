@@ -11,7 +11,7 @@ import { openAlert, resolveIfRecovered } from '../alerts/alerts.js';
 
 /** Lower is better for time, energy and memory; higher for throughput, accuracy and fidelity. */
 export function metricDirection(metric: string): Direction {
-  return /(_tok_s|_per_s|throughput|accuracy|fidelity|cosine|top1)/.test(metric) ? 'higher_is_better' : 'lower_is_better';
+  return /(_tok_s|_per_s|throughput|accuracy|fidelity|cosine|top1)/.test(metric) && !/error/.test(metric) ? 'higher_is_better' : 'lower_is_better';
 }
 
 /** The settings that change what a series measures (not the iteration counts or the timeout). */

@@ -110,17 +110,18 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
     const cos = metric(FIDELITY_METRICS.cosine);
     const top1 = metric(FIDELITY_METRICS.top1);
     const err = metric(FIDELITY_METRICS.maxAbsError);
+    const acc = metric(FIDELITY_METRICS.accuracy);
     const v = variantOf.get(variant);
     const flags: string[] = [];
     if (thresholds && cos && cos.median < thresholds.cosine) flags.push(`fidelity: cosine ${cos.median.toFixed(4)} < ${thresholds.cosine}`);
     if (thresholds && top1 && top1.mean < thresholds.top1) flags.push(`fidelity: top-1 agreement ${(top1.mean * 100).toFixed(0)}% < ${(thresholds.top1 * 100).toFixed(0)}%`);
-    const quality = v?.accuracy ?? top1?.mean ?? null;
+    const quality = v?.accuracy ?? acc?.mean ?? top1?.mean ?? null;
     cells.push({
       variant, device, job_id: rs[0]!.job_id, run_id: rs[0]!.run_id, measured_at: new Date(rs[0]!.finished_at).toISOString(),
       latency_ms: lat?.median ?? null, latency_ci: lat ? [lat.ci_low, lat.ci_high] : null,
       energy_mj: metric('energy_mj')?.median ?? null, peak_mem_mib: metric('peak_rss_mib')?.median ?? null,
-      fidelity_cosine: cos?.median ?? null, fidelity_top1: top1?.mean ?? null, output_max_abs_error: err?.max ?? null,
-      quality, quality_kind: v?.accuracy !== null && v?.accuracy !== undefined ? 'accuracy' : top1 ? 'top1_agreement' : null,
+      fidelity_cosine: cos?.median ?? null, fidelity_top1: top1?.mean ?? null, output_max_abs_error: err?.max ?? null, accuracy_measured: acc?.mean ?? null,
+      quality, quality_kind: v?.accuracy !== null && v?.accuracy !== undefined ? 'accuracy' : acc ? 'measured_accuracy' : top1 ? 'top1_agreement' : null,
       flags, vs_parent: null, pareto: false,
     });
   }

@@ -17,6 +17,7 @@ const toView = (r: FamilyRow): FamilyView => ({
 /** Checks that every tensor stacks `samples` along its first axis and that its bytes match its shape. */
 export function checkReferenceSet(set: ReferenceSet): void {
   const bytes = { float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, bool: 1 } as const;
+  if (set.labels && set.labels.length !== set.samples) throw new BenchfleetError('validation_failed', `${set.labels.length} labels for ${set.samples} samples`);
   if (Object.keys(set.inputs).length === 0 || Object.keys(set.outputs).length === 0) throw new BenchfleetError('validation_failed', 'a reference set needs inputs and outputs');
   for (const [kind, tensors] of [['input', set.inputs], ['output', set.outputs]] as const) {
     for (const [name, t] of Object.entries(tensors)) {

@@ -73,6 +73,7 @@ export class LinuxDriver implements Driver {
       measurements.push({ metric: FIDELITY_METRICS.cosine, unit: 'cosine', samples: fidelity.cosine });
       measurements.push({ metric: FIDELITY_METRICS.top1, unit: 'agreement', samples: fidelity.top1 });
       measurements.push({ metric: FIDELITY_METRICS.maxAbsError, unit: 'abs', samples: fidelity.maxAbsError });
+      if (fidelity.correct) measurements.push({ metric: FIDELITY_METRICS.accuracy, unit: 'accuracy', samples: fidelity.correct });
     }
     const e = energy as EnergyReading | null;
     if (e && windowIterations > 0) measurements.push({ metric: 'energy_mj', unit: 'mJ', samples: [e.totalUj / 1000 / windowIterations] });

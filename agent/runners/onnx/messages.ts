@@ -5,7 +5,7 @@ import type { ReferenceSet } from '../../../protocol/variants.js';
 export interface WorkerStart { type: 'start'; modelPath: string; settings: RunSettings; reference?: ReferenceSet | undefined }
 
 /** Output fidelity on the family's reference set: one value per reference sample, or why it could not be measured. */
-export type FidelityResult = { cosine: number[]; maxAbsError: number[]; top1: number[] } | { error: string };
+export type FidelityResult = { cosine: number[]; maxAbsError: number[]; top1: number[]; correct?: number[] } | { error: string };
 
 export type WorkerMessage =
   | { type: 'loaded'; loadMs: number; inputs: { name: string; shape: number[]; dtype: string }[] }

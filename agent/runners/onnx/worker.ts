@@ -8,7 +8,7 @@ import { buildInputs, InputSpecError, type InputMeta } from './inputs.js';
 import type { FidelityResult, WorkerMessage, WorkerStart } from './messages.js';
 import type { ReferenceSet } from '../../../protocol/variants.js';
 import { sliceSample, tensorValues } from '../../../protocol/tensor-data.js';
-import { sampleFidelity } from '../../../protocol/fidelity.js';
+import { argmax, sampleFidelity } from '../../../protocol/fidelity.js';
 
 const PROGRESS_EVERY_NS = 250_000_000n;
 
@@ -51,7 +51,7 @@ export async function referenceFidelity(session: ort.InferenceSession, ref: Refe
   const outputNames = Object.keys(ref.outputs);
   const missing = outputNames.filter((n) => !session.outputNames.includes(n));
   if (missing.length > 0) return { error: `the model has no output ${missing.join(', ')} (it has ${session.outputNames.join(', ')})` };
-  const result = { cosine: [] as number[], maxAbsError: [] as number[], top1: [] as number[] };
+  const result = { cosine: [] as number[], maxAbsError: [] as number[], top1: [] as number[], ...(ref.labels ? { correct: [] as number[] } : {}) };
   try {
     for (let i = 0; i < ref.samples; i++) {
       const specs = Object.fromEntries(Object.entries(ref.inputs).map(([name, t]) => [name, { data: sliceSample(t, i) }]));
@@ -62,6 +62,7 @@ export async function referenceFidelity(session: ort.InferenceSession, ref: Refe
       result.cosine.push(f.cosine);
       result.maxAbsError.push(f.maxAbsError);
       result.top1.push(f.top1);
+      if (result.correct && ref.labels) result.correct.push(argmax(actual[0]!) === ref.labels[i] ? 1 : 0);
     }
   } catch (err) {
     return { error: `reference set: ${(err as Error).message.slice(0, 500)}` };
