@@ -65,7 +65,7 @@ before(async () => {
       port: adb.port,
       connect: Object.values(phones).map((p) => `127.0.0.1:${p.port}`),
       runners: {
-        onnxruntime: { parser: 'jsonl', command: 'benchfleet-onnx-runner --model {model} --warmup {warmup} --iterations {iterations} --min-duration-ms {min_duration_ms} --threads {threads}' },
+        onnxruntime: { parser: 'jsonl', command: 'benchfleet-onnx-runner --model {model} --warmup {warmup} --iterations {iterations} --min-duration-ms {min_duration_ms} --threads {threads} --reference {reference}' },
         tflite: { parser: 'benchmark_model', command: 'sleep 1000' },
         'llama.cpp': { parser: 'llama-bench', command: 'echo this is not llama-bench output; echo neither is this' },
         executorch: { parser: 'executorch', command: 'echo cannot open model >&2; exit 3' },
@@ -117,6 +117,24 @@ test('a model runs on the phone: latency, peak memory and battery energy; the pu
   const remote = (await adb.adb(['-s', `127.0.0.1:${phones.main!.port}`, 'shell', 'ls /data/local/tmp/benchfleet/models /data/local/tmp/benchfleet/jobs'])).stdout;
   assert.equal(remote.split(/\s+/).filter((f) => /^[0-9a-f]{64}$/.test(f)).length, 1, `one cached model, no job folders left: ${remote}`);
   assert.doesNotMatch(remote, /job_/);
+});
+
+test('the family\'s reference set is run on the phone: output fidelity of int8 against fp32', { timeout: 120_000 }, async () => {
+  const fp32 = path.join(repoRoot, 'examples/models/kws-cnn-fp32.onnx');
+  assert.equal((await farm.cli(['model', 'push', fp32, '--family', 'kws-cnn', '--variant', 'fp32'])).code, 0);
+  const ref = await farm.cli(['family', 'reference', 'kws-cnn', '--from', 'fp32', '--count', '6']);
+  assert.equal(ref.code, 0, ref.stderr);
+  try {
+    const job = await finished(await submit((await deviceOf('main'))!.name, { model: 'kws-cnn:int8', settings: { warmup: 1, iterations: 20 } }));
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    const cosine = job.measurements.find((m) => m.metric === 'fidelity_cosine');
+    assert.ok(cosine, `fidelity measured on the phone: ${JSON.stringify(job.measurements.map((m) => m.metric))} ${JSON.stringify(job.environment)}`);
+    assert.equal(cosine.count, 6, 'one sample per reference input');
+    assert.ok(cosine.min > 0.99 && cosine.max <= 1 + 1e-9, `int8 follows fp32: ${cosine.min}`);
+    assert.equal(job.measurements.find((m) => m.metric === 'fidelity_top1')?.count, 6);
+  } finally {
+    await farm.api('DELETE', '/families/kws-cnn/reference');
+  }
 });
 
 test('energy measured on a charging phone is flagged', { timeout: 60_000 }, async () => {

@@ -7,10 +7,14 @@ import { JobFailure, type JobProgress } from '../drivers/driver.js';
 import { jsonlRecordSchema } from './jsonl-contract.js';
 import { parseRunnerOutput, RunnerOutputError, RunnerReportedError, type ParsedRun, type RunnerParser } from './parsers/index.js';
 
-/** Replaces {model} {dir} {runner} {inputs} {warmup} {iterations} {min_duration_ms} {threads} {seed}; unknown ones stay. */
-export function expandCommand(template: string, settings: RunSettings, paths: { model: string; dir: string; runner?: string | null; inputs?: string }): string {
+/**
+ * Replaces {model} {dir} {runner} {inputs} {reference} {warmup} {iterations} {min_duration_ms}
+ * {threads} {seed}; unknown ones stay. {reference} is the family's reference set file, or `-`
+ * when the job has none.
+ */
+export function expandCommand(template: string, settings: RunSettings, paths: { model: string; dir: string; runner?: string | null; inputs?: string; reference?: string | null }): string {
   const values: Record<string, string | number | null | undefined> = {
-    model: paths.model, dir: paths.dir, runner: paths.runner, inputs: paths.inputs, warmup: settings.warmup, iterations: settings.iterations,
+    model: paths.model, dir: paths.dir, runner: paths.runner, inputs: paths.inputs, reference: paths.reference ?? '-', warmup: settings.warmup, iterations: settings.iterations,
     min_duration_ms: settings.min_duration_ms, threads: settings.threads, seed: settings.seed,
   };
   return template.replace(/\{(\w+)\}/g, (whole, key: string) => {

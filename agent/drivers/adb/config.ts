@@ -25,7 +25,7 @@ export const adbConfigSchema = z.strictObject({
   runners: z.partialRecord(z.enum(RUNTIMES), runnerProfileSchema).default({
     onnxruntime: {
       parser: 'jsonl',
-      command: 'benchfleet-onnx-runner --model {model} --warmup {warmup} --iterations {iterations} --min-duration-ms {min_duration_ms} --threads {threads} --seed {seed} --inputs {inputs}',
+      command: 'benchfleet-onnx-runner --model {model} --warmup {warmup} --iterations {iterations} --min-duration-ms {min_duration_ms} --threads {threads} --seed {seed} --inputs {inputs} --reference {reference}',
     },
   }),
   energy: z.strictObject({

@@ -194,7 +194,18 @@ export class AdbDriver implements Driver {
     where: { dir: string; model: string; runner: string | null; before: ThermalState; battery: BatteryInfo | null; inputsWritten: boolean },
   ): Promise<JobOutput> {
     const { settings } = ctx.job;
-    const command = expandCommand(profile.command, settings, { model: where.model, dir: where.dir, runner: where.runner, inputs: `${where.dir}/inputs.json` });
+    let reference: string | null = null;
+    if (ctx.job.reference && profile.command.includes('{reference}')) {
+      const local = path.join(os.tmpdir(), `benchfleet-reference-${ctx.job.job_id}-${ctx.job.attempt}.json`);
+      fs.writeFileSync(local, JSON.stringify(ctx.job.reference.set));
+      try {
+        reference = `${where.dir}/reference.json`;
+        await phone.push(local, reference, 0o644);
+      } finally {
+        fs.rmSync(local, { force: true });
+      }
+    }
+    const command = expandCommand(profile.command, settings, { model: where.model, dir: where.dir, runner: where.runner, inputs: `${where.dir}/inputs.json`, reference });
     const hasOverrides = Object.keys(settings.inputs).length > 0;
     if (hasOverrides && !profile.command.includes('{inputs}')) {
       throw new JobFailure('invalid_input_spec', `the ${ctx.job.runtime} runner command on phones takes no input overrides (no {inputs} placeholder)`);

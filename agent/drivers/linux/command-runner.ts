@@ -20,7 +20,12 @@ export async function runLocalCommand(
     if (Object.keys(ctx.job.settings.inputs).length > 0 && !profile.command.includes('{inputs}')) {
       throw new JobFailure('invalid_input_spec', `the ${ctx.job.runtime} runner command takes no input overrides (no {inputs} placeholder)`);
     }
-    const command = expandCommand(profile.command, ctx.job.settings, { model: ctx.modelPath, dir, runner: profile.binary ?? null, inputs });
+    let reference: string | null = null;
+    if (ctx.job.reference && profile.command.includes('{reference}')) {
+      reference = path.join(dir, 'reference.json');
+      fs.writeFileSync(reference, JSON.stringify(ctx.job.reference.set));
+    }
+    const command = expandCommand(profile.command, ctx.job.settings, { model: ctx.modelPath, dir, runner: profile.binary ?? null, inputs, reference });
     const watcher = new RunnerWatcher(ctx.progress, onWindow);
     const child = spawn('/bin/sh', ['-c', command], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let pending = '';

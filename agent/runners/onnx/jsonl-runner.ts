@@ -1,15 +1,19 @@
 // benchfleet's ONNX runner as a standalone program speaking the JSON-lines runner contract, so
 // the same measurement can run where the agent cannot fork its worker (an emulated phone's
 // shell, a custom device). Usage:
-//   node jsonl-runner.js --model M [--warmup 10] [--iterations 100] [--min-duration-ms 0] [--threads 1] [--seed 42] [--inputs F]
-// where F holds the run's input overrides as JSON (the `inputs` of the run settings).
+//   node jsonl-runner.js --model M [--warmup 10] [--iterations 100] [--min-duration-ms 0] [--threads 1] [--seed 42] [--inputs F] [--reference R]
+// where F holds the run's input overrides as JSON (the `inputs` of the run settings) and R the
+// family's reference set (fidelity is measured after the timed window; `-` means none).
 import { parseArgs } from 'node:util';
 import fs from 'node:fs';
 import ort from 'onnxruntime-node';
 import type { InputSpec } from '../../../protocol/domain.js';
 import { formatRecord, type JsonlRecord } from '../jsonl-contract.js';
 import { InputSpecError } from './inputs.js';
-import { createSession, feedsFor, peakRssKib } from './worker.js';
+import { createSession, feedsFor, peakRssKib, referenceFidelity } from './worker.js';
+import type { FidelityResult } from './messages.js';
+import { referenceSetSchema } from '../../../protocol/variants.js';
+import { FIDELITY_METRICS } from '../../../protocol/fidelity.js';
 
 const emit = (r: JsonlRecord) => process.stdout.write(formatRecord(r));
 
@@ -18,7 +22,7 @@ async function main(): Promise<number> {
     options: {
       model: { type: 'string' }, warmup: { type: 'string', default: '10' }, iterations: { type: 'string', default: '100' },
       'min-duration-ms': { type: 'string', default: '0' }, threads: { type: 'string', default: '1' }, seed: { type: 'string', default: '42' },
-      inputs: { type: 'string' },
+      inputs: { type: 'string' }, reference: { type: 'string' },
     },
   });
   if (!values.model) {
@@ -67,6 +71,22 @@ async function main(): Promise<number> {
   }
   emit({ type: 'window', edge: 'end', iterations: samples.length });
   emit({ type: 'samples', metric: 'latency_ms', unit: 'ms', values: samples });
+  if (values.reference && values.reference !== '-') {
+    // The family's reference set, after the timed window: output fidelity (docs/variants.md).
+    let fidelity: FidelityResult;
+    try {
+      fidelity = await referenceFidelity(session, referenceSetSchema.parse(JSON.parse(fs.readFileSync(values.reference, 'utf8'))));
+    } catch (err) {
+      fidelity = { error: `reference set: ${(err as Error).message.slice(0, 300)}` };
+    }
+    if ('error' in fidelity) emit({ type: 'env', key: 'fidelity_error', value: fidelity.error });
+    else {
+      emit({ type: 'samples', metric: FIDELITY_METRICS.cosine, unit: 'cosine', values: fidelity.cosine });
+      emit({ type: 'samples', metric: FIDELITY_METRICS.top1, unit: 'agreement', values: fidelity.top1 });
+      emit({ type: 'samples', metric: FIDELITY_METRICS.maxAbsError, unit: 'abs', values: fidelity.maxAbsError });
+      if (fidelity.correct) emit({ type: 'samples', metric: FIDELITY_METRICS.accuracy, unit: 'accuracy', values: fidelity.correct });
+    }
+  }
   const hwm = peakRssKib();
   if (hwm !== null) emit({ type: 'sample', metric: 'peak_rss_mib', unit: 'MiB', value: hwm / 1024 });
   emit({ type: 'done' });
