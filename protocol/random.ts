@@ -12,3 +12,14 @@ export function seededRng(seed: number): Rng {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Uniform in [−bound, bound). */
+export const uniform = (rng: Rng, bound: number): number => (rng() * 2 - 1) * bound;
+
+/** He-uniform initial weights (bound sqrt(6 / fanIn)), as float32. */
+export function heUniform(rng: Rng, count: number, fanIn: number): Float32Array {
+  const bound = Math.sqrt(6 / fanIn);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = uniform(rng, bound);
+  return out;
+}

@@ -22,18 +22,9 @@ export const MLP = { features: 64, hidden: 32, classes: 10 } as const;
 const PRODUCER = { producerName: 'benchfleet-examples', producerVersion: '1' };
 
 export { seededRng as mulberry32, type Rng } from '../../protocol/random.js';
-import { seededRng as mulberry32, type Rng } from '../../protocol/random.js';
+import { heUniform, seededRng as mulberry32, uniform, type Rng } from '../../protocol/random.js';
 
-const uniform = (rng: Rng, bound: number): number => (rng() * 2 - 1) * bound;
-
-/** He-uniform weights (bound sqrt(6/fanIn)) rounded to float32, plus small uniform biases. */
-function heUniform(rng: Rng, count: number, fanIn: number): Float32Array {
-  const bound = Math.sqrt(6 / fanIn);
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = uniform(rng, bound);
-  return out;
-}
-
+// He-uniform weights (protocol/random.ts heUniform) rounded to float32, plus small uniform biases.
 function biases(rng: Rng, count: number): Float32Array {
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) out[i] = uniform(rng, 0.1);

@@ -9,7 +9,7 @@
 //   → average pool over 25x5 → fully connected → softmax (12 classes)
 // int8: per-output-channel symmetric weights, per-tensor asymmetric activations, int32 bias and
 // accumulators, Q31 fixed-point requantization; the pool is requantized to its own scale.
-import { seededRng, type Rng } from '../../../protocol/random.js';
+import { heUniform, seededRng, uniform, type Rng } from '../../../protocol/random.js';
 
 export const KWS_SEED = 20250601;
 export const KWS_CALIBRATION_SEED = 31337;
@@ -47,15 +47,6 @@ export interface KwsFloatModel {
 }
 
 const f = Math.fround;
-const uniform = (rng: Rng, bound: number): number => (rng() * 2 - 1) * bound;
-
-function heUniform(rng: Rng, count: number, fanIn: number): Float32Array {
-  const bound = Math.sqrt(6 / fanIn);
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = uniform(rng, bound);
-  return out;
-}
-
 function smallBiases(rng: Rng, count: number, bound: number): Float32Array {
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) out[i] = uniform(rng, bound);

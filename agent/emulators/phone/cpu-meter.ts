@@ -4,6 +4,7 @@
 // /proc/<pid>/stat; when a member is reaped by a tracked parent its time moves into the
 // parent's cutime/cstime, so its last known total is subtracted to avoid counting it twice.
 import fs from 'node:fs';
+import { procStatFields } from '../proc.js';
 
 /** Kernel clock ticks per second (USER_HZ), 100 on every mainstream Linux build. */
 const CLOCK_TICKS = 100;
@@ -11,14 +12,8 @@ const CLOCK_TICKS = 100;
 interface ProcStat { ppid: number; startTime: string; totalTicks: number }
 
 export function readProcStat(pid: number): ProcStat | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(pid);
+  if (!fields) return null;
   const num = (i: number) => Number(fields[i] ?? 0);
   // fields[0] is field 3 (state): ppid=4, utime=14, stime=15, cutime=16, cstime=17, starttime=22.
   return { ppid: num(1), startTime: fields[19] ?? '', totalTicks: num(11) + num(12) + num(13) + num(14) };

@@ -7,13 +7,7 @@
 import { parseArgs } from 'node:util';
 import { EmulatedPhone } from './phone.js';
 import type { CurrentSign } from './sysfs-model.js';
-
-function numberOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${value}"`);
-  return n;
-}
+import { numberOption } from '../proc.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -5,6 +5,7 @@
 // `ProcessCpuActivity` derives the activity from the CPU time a real process consumes: the
 // emulated MCU is a process (QEMU), so its busy loops and its sleeps (WFI) show up as current.
 import fs from 'node:fs';
+import { procStatFields } from '../proc.js';
 
 export interface ActivitySource {
   /** Activity now, 0..1. Called once per emulator batch (every few ms). */
@@ -29,14 +30,8 @@ const CLOCK_TICKS = 100;
 
 /** utime + stime of the whole process (all threads, live and ended) in seconds; null if it is gone. */
 export function statCpuSeconds(pid: number): number | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(pid);
+  if (!fields) return null;
   // fields[0] is field 3 (state); utime is field 14, stime field 15.
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);

@@ -9,13 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConstantActivity, ProcessCpuActivity, type ActivitySource, type CpuClock } from './activity.js';
 import { EmulatedPpk2 } from './device.js';
 import { openPtyPair, type PtyPair } from './pty-pair.js';
-
-function numberOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${value}"`);
-  return n;
-}
+import { numberOption } from '../proc.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
