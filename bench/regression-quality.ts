@@ -1,18 +1,24 @@
 // Regression-detection quality on a labelled, seeded synthetic corpus. Compares, on the same
 // series: (a) the gate of server/regression/gate.ts (each result against the previous 30), alone
-// and with the 2-in-a-row confirmation; (b) online E-Divisive change points on the series of result
+// and with the 3-in-a-row confirmation; (b) online E-Divisive change points on the series of result
 // medians; (c) a plain 5% threshold on the median; (d) a z-score rule (mean + 3σ of the baseline
 // medians); plus the gate without its run-to-run term (pooled rank test + minimum effect), to show
-// why it has one. The rules (c) and (d) are also shown with the same streak confirmation.
+// why it has one. The rules (c) and (d) are also shown with the same streak confirmation. (e) is
+// what the server deploys on a baseline branch: the gate's alert (3 in a row) OR a change-point
+// alert from server/regression/analyzer.ts, simulated after every result — with the change-point
+// settings it had before (p 0.01, 99 permutations, any worsening step ≥ minEffect) and with
+// CHANGE_POINT_ALERT.
 // Prints precision, recall, F1, detection delay and false alerts per 1,000 no-change results,
-// recall by step size, and a sweep of the gate's alpha × minEffect.
-// Usage: node dist/bench/regression-quality.js [series=1000] [seed=12648430]
+// recall by step size, and a sweep of the gate's alpha × minEffect. With `cp-sweep` it also sweeps
+// the change-point alert settings of (e) (slow: a few minutes per 1,000 series on one core).
+// Usage: node dist/bench/regression-quality.js [series=1000] [seed=12648430] [cp-sweep]
 import { seededRng, type Rng } from '../protocol/random.js';
 import { confirmedRegression, decide, gateStatistics, judgeFromStatistics, GATE_DEFAULTS, type Direction, type Verdict } from '../server/regression/gate.js';
-import { CHANGE_POINT_DEFAULTS, eDivisive } from '../server/regression/change-points.js';
+import { CHANGE_POINT_ALERT, CHANGE_POINT_DEFAULTS, changePointToAlert, eDivisive, withMagnitudeFloor, type ChangePoint } from '../server/regression/change-points.js';
 
 const SERIES = Number(process.argv[2] ?? 1000);
 const SEED = Number(process.argv[3] ?? 0xc0ffee); // another seed gives a held-out corpus
+const CP_SWEEP = process.argv[4] === 'cp-sweep';
 const RESULTS = 60;
 const WINDOW = GATE_DEFAULTS.window;
 const FIRST_JUDGED = 30; // alerts are counted for results 30..59
@@ -123,6 +129,49 @@ function perResultAlerts(flags: boolean[], confirm: number): Alert[] {
   return alerts;
 }
 
+/**
+ * Sweep of the change-point alert (cp-sweep): E-Divisive (permutation threshold `pValue`, at most
+ * `permutations`) on the medians so far with magnitude floor minEffect; with `prune` the floor is
+ * then raised to magnitudeFactor × minEffect before the latest change point is taken (what
+ * changePointToAlert does), otherwise the latest change point must itself be a step of at least
+ * that much. Either way it needs at least `minAfter` results from the change point on (the latest
+ * one always has minSize).
+ */
+interface CpAlertRule { pValue: number; permutations: number; magnitudeFactor: number; minAfter: number; prune: boolean }
+
+/** E-Divisive as the analyzer runs it (its default seed) on each prefix of medians. */
+function detectOnline(prefixes: readonly number[][], pValue: number, permutations: number): ChangePoint[][] {
+  return prefixes.map((z) => eDivisive(z, { pValue, permutations, minMagnitude: GATE_DEFAULTS.minEffect }));
+}
+
+/** The change point a rule of the sweep would alert on, from the change points detected on `z` at floor minEffect. */
+function sweepCandidate(z: readonly number[], found: ChangePoint[], rule: CpAlertRule, lowerBetter: boolean): ChangePoint | null {
+  const floor = rule.magnitudeFactor * GATE_DEFAULTS.minEffect;
+  const cps = rule.prune && rule.magnitudeFactor > 1 ? withMagnitudeFloor(z, found, floor) : found;
+  const latest = cps[cps.length - 1];
+  if (!latest) return null;
+  const worse = lowerBetter ? latest.change : -latest.change;
+  return worse >= floor && z.length - latest.index >= rule.minAfter ? latest : null;
+}
+
+/**
+ * Alerts of the deployed system on one series: the gate's alerts plus, after every result t, an
+ * alert for the change point `candidate(t)` (the latest one found on the medians up to t, when it
+ * may alert) unless an alert so far points at or after it — the analyzer's "an alert already
+ * covers that step" (an alert names a job: the gate's the suspect, the first of its streak; a
+ * change point's its first result). The gate goes first at each result, as on the server (it
+ * judges a result when it arrives, the analysis comes after).
+ */
+function deployedAlerts(gate: readonly Alert[], candidate: (t: number) => ChangePoint | null): Alert[] {
+  const alerts: Alert[] = [];
+  for (let t = FIRST_JUDGED; t < RESULTS; t++) {
+    for (const g of gate) if (g.time === t) alerts.push(g);
+    const cp = candidate(t);
+    if (cp && !alerts.some((a) => a.location >= cp.index)) alerts.push({ time: t, location: cp.index });
+  }
+  return alerts;
+}
+
 // ---- methods -----------------------------------------------------------------------------------
 
 const ALPHAS = [0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.001, 0.0001];
@@ -133,6 +182,13 @@ const scoreOf = (name: string): Score => { let s = scores.get(name); if (!s) { s
 const started = performance.now();
 let cpMs = 0;
 let gateMs = 0;
+let deployedMs = 0;
+let sweepMs = 0;
+const BEFORE: CpAlertRule = { pValue: CHANGE_POINT_DEFAULTS.pValue, permutations: CHANGE_POINT_DEFAULTS.permutations, magnitudeFactor: 1, minAfter: 0, prune: false };
+const SWEEP_DETECT: [number, number][] = [[0.01, 99], [0.005, 199], [0.002, 499], [0.001, 999]];
+const SWEEP_FACTORS = [1, 1.5, 2, 2.5, 3, 4];
+const SWEEP_MIN_AFTER = [5, 6, 7, 8, 10];
+const ruleKey = (r: CpAlertRule): string => `cpsweep|${r.pValue}|${r.permutations}|${r.prune ? 'prune' : 'filter'}|${r.magnitudeFactor}|${r.minAfter}`;
 
 for (let i = 0; i < SERIES; i++) {
   const series = makeSeries(i);
@@ -195,6 +251,32 @@ for (let i = 0; i < SERIES; i++) {
   }
   cpMs += performance.now() - t0;
   score(scoreOf('(b) E-Divisive change points, online'), series, cpAlerts);
+
+  // (e) the deployed system: gate alerts (named after the suspect, the first of the streak) OR
+  // change-point alerts, before and with CHANGE_POINT_ALERT.
+  const gateAlerts = chosenAlerts.map((a) => ({ time: a.time, location: a.time - (GATE_DEFAULTS.confirm - 1) }));
+  const prefixes: number[][] = [];
+  for (let t = FIRST_JUDGED; t < RESULTS; t++) prefixes.push(series.medians.slice(0, t + 1));
+  const t1 = performance.now();
+  const before = detectOnline(prefixes, BEFORE.pValue, BEFORE.permutations);
+  score(scoreOf('(e) gate (3 in a row) + change-point alerts as before: p 0.01, 99 permutations, ≥ minEffect'), series,
+    deployedAlerts(gateAlerts, (t) => sweepCandidate(prefixes[t - FIRST_JUDGED]!, before[t - FIRST_JUDGED]!, BEFORE, lowerBetter)));
+  const chosenCps = prefixes.map((z) => changePointToAlert(z, GATE_DEFAULTS.minEffect, series.direction));
+  score(scoreOf(`(e) gate (3 in a row) + change-point alerts, CHANGE_POINT_ALERT`), series, deployedAlerts(gateAlerts, (t) => chosenCps[t - FIRST_JUDGED]!));
+  score(scoreOf(`(e0) change-point alerts alone, CHANGE_POINT_ALERT`), series, deployedAlerts([], (t) => chosenCps[t - FIRST_JUDGED]!));
+  deployedMs += performance.now() - t1;
+
+  if (CP_SWEEP) {
+    const t2 = performance.now();
+    for (const [pValue, permutations] of SWEEP_DETECT) {
+      const detected = detectOnline(prefixes, pValue, permutations);
+      for (const prune of [false, true]) for (const magnitudeFactor of SWEEP_FACTORS) for (const minAfter of SWEEP_MIN_AFTER) {
+        const rule = { pValue, permutations, magnitudeFactor, minAfter, prune };
+        score(scoreOf(ruleKey(rule)), series, deployedAlerts(gateAlerts, (t) => sweepCandidate(prefixes[t - FIRST_JUDGED]!, detected[t - FIRST_JUDGED]!, rule, lowerBetter)));
+      }
+    }
+    sweepMs += performance.now() - t2;
+  }
 }
 
 // ---- report ------------------------------------------------------------------------------------
@@ -228,12 +310,13 @@ console.log('1.5% of runs bimodal (20–70% of samples +8–30%), 1% of runs thr
 console.log(`Judged: results ${FIRST_JUDGED}–${RESULTS - 1} of every series, each against the previous ${WINDOW}.`);
 console.log(`TP: a worse step with an alert at a result in [step, step + ${DEADLINE}] pointing at or after step − ${LOCATE}; later alerts of the same step are not counted;`);
 console.log('FP: every other alert (before the step, on no-change or improvement series). Delay = alerting result − step index (0 = the first changed result).');
-console.log(`Gate defaults: minEffect ${GATE_DEFAULTS.minEffect}, alpha ${GATE_DEFAULTS.alpha}, window ${WINDOW}, confirm ${GATE_DEFAULTS.confirm}; E-Divisive: minSize ${CHANGE_POINT_DEFAULTS.minSize}, p ${CHANGE_POINT_DEFAULTS.pValue}, ${CHANGE_POINT_DEFAULTS.permutations} permutations, magnitude ≥ ${GATE_DEFAULTS.minEffect}.\n`);
+console.log(`Gate defaults: minEffect ${GATE_DEFAULTS.minEffect}, alpha ${GATE_DEFAULTS.alpha}, window ${WINDOW}, confirm ${GATE_DEFAULTS.confirm}; E-Divisive: minSize ${CHANGE_POINT_DEFAULTS.minSize}, p ${CHANGE_POINT_DEFAULTS.pValue}, ${CHANGE_POINT_DEFAULTS.permutations} permutations, magnitude ≥ ${GATE_DEFAULTS.minEffect};`);
+console.log(`change-point alerts (e): CHANGE_POINT_ALERT p ${CHANGE_POINT_ALERT.pValue}, ${CHANGE_POINT_ALERT.permutations} permutations, step ≥ ${CHANGE_POINT_ALERT.magnitudeFactor} × minEffect, ≥ ${CHANGE_POINT_ALERT.minAfter} results from the change point on.\n`);
 
 console.log('| method | precision | recall | F1 | median delay | mean delay | false alerts / 1,000 no-change results: all (quiet · noisy devices) | TP | FP |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const [name, s] of scores) {
-  if (name.startsWith('sweep|')) continue;
+  if (name.startsWith('sweep|') || name.startsWith('cpsweep|')) continue;
   const f = figures(s);
   console.log(`| ${name} | ${f3(f.precision)} | ${f3(f.recall)} | **${f3(f.f1)}** | ${f.medianDelay} | ${f.meanDelay.toFixed(2)} | ${f.faPer1000.toFixed(2)} (${f.faQuiet.toFixed(2)} · ${f.faNoisy.toFixed(2)}) | ${s.tp} | ${s.fp} |`);
 }
@@ -241,7 +324,7 @@ console.log('\nRecall by step size (worse steps):\n');
 console.log(`| method | ${STEPS.map(pct).join(' | ')} |`);
 console.log(`|---|${STEPS.map(() => '---').join('|')}|`);
 for (const [name, s] of scores) {
-  if (name.startsWith('sweep|')) continue;
+  if (name.startsWith('sweep|') || name.startsWith('cpsweep|')) continue;
   console.log(`| ${name} | ${STEPS.map((st) => { const [hit, all] = s.bySize.get(st) ?? [0, 0]; return f3(hit / all); }).join(' | ')} |`);
 }
 console.log('\nGate sweep: F1 / false alerts per 1,000 no-change results, for 1, 2 and 3 regression verdicts in a row:\n');
@@ -251,5 +334,28 @@ for (const alpha of ALPHAS) for (const e of EFFECTS) {
   const cells = CONFIRMS.map((c) => { const f = figures(scoreOf(`sweep|${alpha}|${e}|${c}`)); return `${f3(f.f1)} / ${f.faPer1000.toFixed(2)}`; });
   console.log(`| ${alpha} | ${e} | ${cells.join(' | ')} |`);
 }
+if (CP_SWEEP) {
+  console.log('\n(e) change-point alert sweep: F1 / false alerts per 1,000 no-change results of gate + change-point alerts, by minimum results from the change point on (5 = no requirement beyond minSize):');
+  for (const [pValue, permutations] of SWEEP_DETECT) for (const prune of [false, true]) {
+    console.log(`\np ≤ ${pValue}, ${permutations} permutations; magnitude factor ${prune ? 'as the floor of E-Divisive' : 'required of the latest change point'}:\n`);
+    console.log(`| factor | ${SWEEP_MIN_AFTER.map((m) => `after ≥ ${m}`).join(' | ')} |`);
+    console.log(`|---|${SWEEP_MIN_AFTER.map(() => '---').join('|')}|`);
+    for (const magnitudeFactor of SWEEP_FACTORS) {
+      const cells = SWEEP_MIN_AFTER.map((minAfter) => {
+        const f = figures(scoreOf(ruleKey({ pValue, permutations, magnitudeFactor, minAfter, prune })));
+        return `${f3(f.f1)} / ${f.faPer1000.toFixed(2)}`;
+      });
+      console.log(`| ${magnitudeFactor} | ${cells.join(' | ')} |`);
+    }
+  }
+  console.log('\n(e) sweep, every setting: name, precision, recall, F1, median delay, false alerts per 1,000 (quiet, noisy):');
+  for (const [name, s] of scores) {
+    if (!name.startsWith('cpsweep|')) continue;
+    const f = figures(s);
+    console.log(`${name.slice('cpsweep|'.length)}\t${f3(f.precision)}\t${f3(f.recall)}\t${f3(f.f1)}\t${f.medianDelay}\t${f.faPer1000.toFixed(2)}\t${f.faQuiet.toFixed(2)}\t${f.faNoisy.toFixed(2)}`);
+  }
+}
 const judged = SERIES * (RESULTS - FIRST_JUDGED + PRE);
-console.log(`\nTime: ${((performance.now() - started) / 1000).toFixed(1)} s in all; judgeResult ${(gateMs / judged).toFixed(2)} ms per result; E-Divisive ${(cpMs / (SERIES * (RESULTS - FIRST_JUDGED))).toFixed(2)} ms per run on ≤ ${RESULTS} points.`);
+const online = SERIES * (RESULTS - FIRST_JUDGED);
+console.log(`\nTime: ${((performance.now() - started) / 1000).toFixed(1)} s in all; judgeResult ${(gateMs / judged).toFixed(2)} ms per result; E-Divisive ${(cpMs / online).toFixed(2)} ms per run on ≤ ${RESULTS} points;`
+  + ` (e) ${(deployedMs / online).toFixed(2)} ms per result${CP_SWEEP ? `; change-point alert sweep ${(sweepMs / 1000).toFixed(1)} s` : ''}.`);
