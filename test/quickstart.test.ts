@@ -85,3 +85,35 @@ test('benchfleet up --demo-phone adds an emulated phone that runs models', { tim
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('the README quick start, command by command (shorter timings): push both variants, reference set, two runs, compare', { timeout: 120_000 }, async () => {
+  const dataDir = tempDir('readme');
+  const started = up(dataDir);
+  const cli = (args: string[]) => runCli(args, { BENCHFLEET_DATA: dataDir });
+  try {
+    await waitFor('the local agent to connect', () => started.stdout().includes('local agent connected'), 30_000);
+    const readme = fs.readFileSync(path.join(path.dirname(cliBin), '..', 'README.md'), 'utf8');
+    const block = /```sh\n(npx benchfleet model push[\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(block, 'the README has the quick-start block');
+    // Each command as the README gives it (continuation lines joined, comments dropped), with the
+    // timed window shortened so the test stays quick.
+    const commands = block.replace(/\\\n\s*/g, '').split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+    assert.ok(commands.length >= 5, block);
+    for (const line of commands) {
+      const args = line.split(/\s+/).slice(2).map((a) => a.replace(/^'(.*)'$/, '$1'))
+        .map((a, i, all) => (all[i - 1] === '--min-duration' ? '0s' : all[i - 1] === '--iterations' ? '50' : a));
+      const r = await cli(args);
+      assert.equal(r.code, 0, `${line}\n${r.stderr}`);
+    }
+    const cmp = await cli(['compare', '--family', 'kws-cnn', '--json']);
+    assert.equal(cmp.code, 0, cmp.stderr);
+    const view = JSON.parse(cmp.stdout) as { cells: { variant: string; fidelity_cosine: number | null; vs_parent: { speedup: number | null } | null }[]; recommendations: { variant: string | null }[] };
+    const int8 = view.cells.find((c) => c.variant === 'int8')!;
+    assert.ok(int8.fidelity_cosine! > 0.99, 'int8 follows fp32 on the reference set');
+    assert.ok(int8.vs_parent!.speedup! > 1, `int8 is faster than its parent: ${int8.vs_parent!.speedup}`);
+    assert.equal(view.recommendations.length, 1);
+  } finally {
+    await stop(started);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
