@@ -54,7 +54,7 @@ export class Agent extends EventEmitter {
     this.stopped = false;
     for (const d of this.opts.drivers) {
       try {
-        await d.start?.();
+        await d.start?.({ dataDir: this.opts.dataDir });
       } catch (err) {
         this.log('driver failed to start', { driver: d.name, error: (err as Error).message });
       }

@@ -8,6 +8,8 @@ import { RUNTIMES } from '../protocol/domain.js';
 import { AdbDriver } from './drivers/adb/driver.js';
 import type { Driver } from './drivers/driver.js';
 import { LinuxDriver } from './drivers/linux/driver.js';
+import { serialConfigSchema } from './drivers/serial/config.js';
+import { SerialDriver } from './drivers/serial/driver.js';
 
 export const agentConfigSchema = z.strictObject({
   linux: z.union([z.literal(false), z.strictObject({
@@ -17,6 +19,8 @@ export const agentConfigSchema = z.strictObject({
     runners: z.partialRecord(z.enum(RUNTIMES), runnerProfileSchema).optional(),
   })]).default({}),
   adb: adbConfigSchema.optional(),
+  /** MCU boards on serial ports (MLPerf Tiny DUT firmware), flashed per job; see docs/agent.md. */
+  serial: serialConfigSchema.optional(),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
@@ -37,5 +41,6 @@ export function createDrivers(config: AgentConfig, log: (msg: string, extra?: Re
   const drivers: Driver[] = [];
   if (config.linux !== false) drivers.push(new LinuxDriver({ deviceName: config.linux.name, sysfsRoot: config.linux.sysfsRoot, runners: config.linux.runners }));
   if (config.adb) drivers.push(new AdbDriver(config.adb, log));
+  if (config.serial) drivers.push(new SerialDriver(config.serial, log));
   return drivers;
 }

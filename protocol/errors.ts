@@ -35,6 +35,10 @@ export const JOB_ERROR_CODES = {
   device_unauthorized: { retryable: false, deviceFault: true, text: 'the phone has not authorized this computer for USB debugging' },
   push_failed: { retryable: false, deviceFault: true, text: 'copying files to the device failed' },
   device_too_hot: { retryable: true, deviceFault: true, text: 'the device did not cool down in time' },
+  /** The board's flash command exited with an error or timed out (serial MCU boards). */
+  flash_failed: { retryable: true, deviceFault: true, text: 'flashing the firmware image onto the board failed' },
+  /** Flashing succeeded but the firmware does not speak the benchmark protocol (likely the image's fault). */
+  firmware_unresponsive: { retryable: false, deviceFault: false, text: 'the flashed firmware did not answer the benchmark protocol' },
   runner_crashed: { retryable: true, deviceFault: true, text: 'the runner process crashed' },
   runner_failed: { retryable: false, deviceFault: false, text: 'the runner exited with an error' },
   model_fetch_failed: { retryable: true, deviceFault: false, text: 'the model could not be fetched' },

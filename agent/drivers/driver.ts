@@ -33,10 +33,16 @@ export class JobFailure extends Error {
   }
 }
 
+/** What the agent tells its drivers at start. */
+export interface DriverEnv {
+  /** The agent's data folder: drivers keep state that must survive a restart under it. */
+  dataDir: string;
+}
+
 export interface Driver {
   readonly name: DeviceDescriptor['driver'];
   /** Prepares the transport (connects, starts tracking); called once before discover(). */
-  start?(): Promise<void>;
+  start?(env: DriverEnv): Promise<void>;
   /** Devices this driver can reach right now. */
   discover(): Promise<DeviceDescriptor[]>;
   /** Called when the set of devices may have changed (hot-plug); optional. */

@@ -139,3 +139,37 @@ export class ProcessCpuActivity implements ActivitySource {
     return point;
   }
 }
+
+/**
+ * The CPU utilisation of whichever process a pidfile names, re-read every `recheckMs`: the
+ * emulated board's flash command restarts QEMU under a new pid and rewrites its pidfile, and the
+ * meter keeps following the board. No pidfile, or a dead pid, reads as 0 (the board is off).
+ */
+export class PidfileCpuActivity implements ActivitySource {
+  private current: ProcessCpuActivity | null = null;
+  private checkedAt = -Infinity;
+
+  constructor(readonly pidfile: string, private readonly opts: ProcessCpuActivityOptions & { recheckMs?: number } = {}) {}
+
+  /** The pid followed now, or null. */
+  get pid(): number | null {
+    return this.current?.pid ?? null;
+  }
+
+  activity(): number {
+    const now = performance.now();
+    if (now - this.checkedAt >= (this.opts.recheckMs ?? 100)) {
+      this.checkedAt = now;
+      let pid: number | null = null;
+      try {
+        const n = Number(fs.readFileSync(this.pidfile, 'utf8').trim());
+        if (Number.isInteger(n) && n > 0) pid = n;
+      } catch {
+        // no pidfile: the board is not running
+      }
+      if (pid === null) this.current = null;
+      else if (this.current?.pid !== pid) this.current = new ProcessCpuActivity(pid, this.opts);
+    }
+    return this.current?.activity() ?? 0;
+  }
+}
