@@ -1,4 +1,17 @@
-// Output helpers for the CLI: aligned text tables and number formatting.
+// Output and option helpers for the CLI: aligned text tables, number formatting, durations,
+// fractions and repeatable options.
+import { CliError, EXIT } from './client.js';
+
+/** commander collector for a repeatable option. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** "5%" or "0.05" → 0.05, between 0 and `max`; a usage error naming the option otherwise. */
+export function parseFraction(text: string, name: string, max = 1): number {
+  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
+  const v = m ? (m[2] ? Number(m[1]) / 100 : Number(m[1])) : NaN;
+  if (!Number.isFinite(v) || v > max) throw new CliError(EXIT.usage, `--${name} must be a fraction 0..${max} or a percentage like 5%, got ${text}`);
+  return v;
+}
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));

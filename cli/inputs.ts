@@ -2,12 +2,11 @@
 // `--input-fill name=0.5|random` and `--input-file name=path.npy|path.json`. Files are read here
 // (on the submitter's machine) and sent as literal tensor data with the run.
 import fs from 'node:fs';
-import type { InputSpec, TensorData, TensorDtype } from '../protocol/domain.js';
+import { DTYPE_BYTES as BYTES, type InputSpec, type TensorData, type TensorDtype } from '../protocol/domain.js';
 
 const NPY_DTYPES: Record<string, TensorDtype> = {
   '<f4': 'float32', '<f8': 'float64', '|i1': 'int8', '|u1': 'uint8', '<i2': 'int16', '<i4': 'int32', '<i8': 'int64', '|b1': 'bool',
 };
-const BYTES: Record<TensorDtype, number> = { float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, bool: 1 };
 
 export function parseNpy(buf: Buffer): TensorData {
   if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new Error('not a .npy file (bad magic)');

@@ -48,6 +48,8 @@ export const variantSchema = nameSchema;
 
 export const TENSOR_DTYPES = ['float32', 'float64', 'int8', 'uint8', 'int16', 'int32', 'int64', 'bool'] as const;
 export type TensorDtype = (typeof TENSOR_DTYPES)[number];
+/** Bytes per element of each tensor dtype. */
+export const DTYPE_BYTES: Readonly<Record<TensorDtype, number>> = { float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, bool: 1 };
 
 /** Literal tensor data (from a .npy or JSON file read by the CLI): little-endian bytes in base64. */
 export const tensorDataSchema = z.strictObject({

@@ -65,3 +65,13 @@ export function sampleFidelity(reference: ArrayLike<number>[], actual: ArrayLike
 
 /** Metric names under which fidelity is stored (one raw sample per reference input). */
 export const FIDELITY_METRICS = { cosine: 'fidelity_cosine', top1: 'fidelity_top1', maxAbsError: 'output_max_abs_error', accuracy: 'accuracy_top1' } as const;
+
+/** Per-sample fidelity results as measurements (one raw sample per reference input), as every runner reports them. */
+export function fidelityMeasurements(f: { cosine: number[]; top1: number[]; maxAbsError: number[]; correct?: number[] | undefined }): { metric: string; unit: string; samples: number[] }[] {
+  return [
+    { metric: FIDELITY_METRICS.cosine, unit: 'cosine', samples: f.cosine },
+    { metric: FIDELITY_METRICS.top1, unit: 'agreement', samples: f.top1 },
+    { metric: FIDELITY_METRICS.maxAbsError, unit: 'abs', samples: f.maxAbsError },
+    ...(f.correct ? [{ metric: FIDELITY_METRICS.accuracy, unit: 'accuracy', samples: f.correct }] : []),
+  ];
+}

@@ -1,26 +1,27 @@
-// Stacked tensor data (reference sets): slicing one sample off the first axis, reading values,
-// stacking float32 samples. Node-only (Buffer); the dashboard never needs it.
-import type { TensorData, TensorDtype } from './domain.js';
+// Stacked tensor data (reference sets): splitting a tensor into its samples along the first axis
+// (decoding the base64 once), reading values, stacking float32 samples. Node-only (Buffer); the
+// dashboard never needs it.
+import { DTYPE_BYTES, type TensorData, type TensorDtype } from './domain.js';
 
-const BYTES: Record<TensorDtype, number> = { float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, bool: 1 };
-
-/** Sample `i` of a stacked tensor: the first axis removed. */
-export function sliceSample(t: TensorData, i: number): TensorData {
+/** Every sample of a stacked tensor ([N, ...shape] → N tensors of `shape`), decoding it once. */
+export function unstack(t: TensorData): TensorData[] {
   const n = t.shape[0] ?? 0;
-  if (i < 0 || i >= n) throw new Error(`sample ${i} out of range (${n})`);
   const bytes = Buffer.from(t.base64, 'base64');
-  const per = bytes.length / n;
-  if (!Number.isInteger(per) || per % BYTES[t.dtype] !== 0) throw new Error('reference tensor size does not match its shape');
-  return { dtype: t.dtype, shape: t.shape.slice(1), base64: bytes.subarray(i * per, (i + 1) * per).toString('base64') };
+  const per = n === 0 ? 0 : bytes.length / n;
+  if (!Number.isInteger(per) || per % DTYPE_BYTES[t.dtype] !== 0) throw new Error('reference tensor size does not match its shape');
+  return Array.from({ length: n }, (_, i) => ({ dtype: t.dtype, shape: t.shape.slice(1), base64: bytes.subarray(i * per, (i + 1) * per).toString('base64') }));
 }
 
 /** Tensor data as numbers (int64 through Number). */
 export function tensorValues(t: TensorData): Float64Array {
-  const b = Buffer.from(t.base64, 'base64');
-  const n = b.length / BYTES[t.dtype];
+  return bufferValues(t.dtype, Buffer.from(t.base64, 'base64'));
+}
+
+function bufferValues(dtype: TensorDtype, b: Buffer): Float64Array {
+  const n = b.length / DTYPE_BYTES[dtype];
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    switch (t.dtype) {
+    switch (dtype) {
       case 'float32': out[i] = b.readFloatLE(i * 4); break;
       case 'float64': out[i] = b.readDoubleLE(i * 8); break;
       case 'int8': out[i] = b.readInt8(i); break;
@@ -31,6 +32,14 @@ export function tensorValues(t: TensorData): Float64Array {
     }
   }
   return out;
+}
+
+/** The values of every sample of a stacked tensor, decoding it once. */
+export function unstackValues(t: TensorData): Float64Array[] {
+  const all = tensorValues(t);
+  const n = t.shape[0] ?? 0;
+  const per = n === 0 ? 0 : all.length / n;
+  return Array.from({ length: n }, (_, i) => all.subarray(i * per, (i + 1) * per));
 }
 
 /** Stacks per-sample float32 arrays into one tensor of shape [N, ...shape]. */

@@ -11,29 +11,13 @@ import { normalCdf, normalQuantile, normalSf, studentTSf } from '../server/regre
 import { EXACT_MAX_SMALL_SIDE, exactFeasible, hodgesLehmann, mannWhitney, uDistribution } from '../server/regression/mann-whitney.js';
 import { confirmedRegression, judgeResult, GATE_DEFAULTS, type Direction, type Verdict } from '../server/regression/gate.js';
 import { bestSplit, eDivisive } from '../server/regression/change-points.js';
+import { close, xorshift } from './support/reference-math.js';
 
 // ---- independent helpers -------------------------------------------------------------------
-
-/** xorshift32: a data generator independent of the implementation's mulberry32. */
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 function gaussian(u: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 }
-
-const close = (actual: number, expected: number, tol: number, what = ''): void => {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what} expected ${expected} ± ${tol}, got ${actual}`);
-};
 
 /** Exact null distribution of U (counts) by enumerating every choice of ranks for the n2 sample. */
 function enumerateU(n1: number, n2: number): { counts: number[]; total: number } {

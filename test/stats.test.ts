@@ -6,21 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrapMedianCi, decodeSamples, encodeSamples, quantileSorted, summarize, tQuantile975 } from '../server/stats/summary.js';
 import { seededRng } from '../protocol/random.js';
+import { close, xorshift } from './support/reference-math.js';
 
 // ---- independent helpers -------------------------------------------------------------------
-
-/** xorshift32: a data generator independent of the implementation's mulberry32. */
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 /** Box–Muller normal deviates from a uniform generator. */
 function normal(u: () => number, mean: number, sd: number): () => number {
@@ -30,10 +18,6 @@ function normal(u: () => number, mean: number, sd: number): () => number {
     return mean + sd * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
   };
 }
-
-const close = (actual: number, expected: number, tol: number, what = ''): void => {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what} expected ${expected} ± ${tol}, got ${actual}`);
-};
 
 /** Median of an unsorted array by sorting a copy (type 7 at q = 0.5). */
 function naiveMedian(values: number[]): number {

@@ -5,17 +5,10 @@ import {
   WEBHOOK_EVENTS, type AlertView, type MuteView, type PolicyView, type SeriesHistoryView, type SeriesView, type WebhookDeliveryView, type WebhookView,
 } from '../../protocol/alerts.js';
 import { CliError, EXIT } from '../client.js';
-import { num, table } from '../format.js';
+import { num, parseFraction, table } from '../format.js';
 import type { CommandEnv } from '../main.js';
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
-
-/** "5%" or "0.05" → 0.05. */
-export function parseFraction(text: string, name: string): number {
-  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
-  if (!m) throw new CliError(EXIT.usage, `--${name} must be a percentage like 5% or a fraction like 0.05, got ${text}`);
-  return m[2] === '%' ? Number(m[1]) / 100 : Number(m[1]);
-}
 
 export function registerAlertCommands(program: Command, env: CommandEnv): void {
   const alert = program.command('alert').description('regression alerts: list, acknowledge, resolve, mute a series');
@@ -101,7 +94,7 @@ export function registerAlertCommands(program: Command, env: CommandEnv): void {
     .action(env.wrap(async ({ api, json, print }, metric: string, o: { minEffect: string; reruns: string }) => {
       const reruns = Number(o.reruns);
       if (!Number.isInteger(reruns) || reruns < 0 || reruns > 5) throw new CliError(EXIT.usage, `--reruns must be an integer from 0 to 5, got ${o.reruns}`);
-      const p = await api.request<PolicyView>('PUT', `/policies/${encodeURIComponent(metric)}`, { json: { min_effect: parseFraction(o.minEffect, 'min-effect'), confirm_reruns: reruns } });
+      const p = await api.request<PolicyView>('PUT', `/policies/${encodeURIComponent(metric)}`, { json: { min_effect: parseFraction(o.minEffect, 'min-effect', 5), confirm_reruns: reruns } });
       print(json ? p : `${p.metric}: min effect ${pct(p.min_effect).replace('+', '')}, ${p.confirm_reruns} confirmation rerun(s)`);
     }));
   policy.command('reset <metric>').action(env.wrap(async ({ api, print }, metric: string) => {

@@ -4,12 +4,10 @@ import type { Command } from 'commander';
 import type { CreateRunBody, JobView, Page, RunView } from '../../protocol/api.js';
 import { TERMINAL_JOB_STATUSES } from '../../protocol/domain.js';
 import { CliError, EXIT, type ApiClient } from '../client.js';
-import { num, parseDuration, table } from '../format.js';
+import { collect, num, parseDuration, table } from '../format.js';
 import { buildInputSpecs } from '../inputs.js';
 import { confirmedRegressions, junitXml, markdownSummary } from '../gate-report.js';
 import type { CommandEnv, Io } from '../main.js';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function intOption(name: string, text: string, min: number): number {
   const n = Number(text);

@@ -8,13 +8,11 @@ import type { ModelView } from '../../protocol/api.js';
 import type { TensorData } from '../../protocol/domain.js';
 import { seededRng } from '../../protocol/random.js';
 import type { CompareView, FamilyView, ReferenceSet, VariantMetadata } from '../../protocol/variants.js';
-import { sliceSample, stackFloat32, tensorValues } from '../../protocol/tensor-data.js';
+import { stackFloat32, tensorValues, unstack } from '../../protocol/tensor-data.js';
 import { CliError, EXIT } from '../client.js';
-import { num, table } from '../format.js';
+import { collect, num, parseFraction, table } from '../format.js';
 import { parseNpy } from '../inputs.js';
 import type { CommandEnv } from '../main.js';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export interface MetadataFlags {
   parent?: string; quant?: string; weightBits?: string; activationBits?: string; perChannel?: boolean; prune?: string; sparsity?: string;
@@ -39,13 +37,6 @@ export function metadataOptions(cmd: Command): Command {
     .option('--accuracy-note <text>', 'what the accuracy is (dataset, metric)');
 }
 
-function fraction(text: string, name: string): number {
-  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
-  const v = m ? (m[2] ? Number(m[1]) / 100 : Number(m[1])) : NaN;
-  if (!Number.isFinite(v) || v < 0 || v > 1) throw new CliError(EXIT.usage, `--${name} must be a fraction 0..1 or a percentage, got ${text}`);
-  return v;
-}
-
 function int(text: string, name: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new CliError(EXIT.usage, `--${name} must be a positive integer, got ${text}`);
@@ -67,14 +58,14 @@ export function metadataFromFlags(o: MetadataFlags): VariantMetadata | null {
   if (o.prune !== undefined) {
     if (!['structured', 'unstructured'].includes(o.prune)) throw new CliError(EXIT.usage, `--prune must be structured or unstructured, got ${o.prune}`);
     if (o.sparsity === undefined) throw new CliError(EXIT.usage, '--prune needs --sparsity');
-    compression.pruning = { kind: o.prune as 'structured', sparsity: fraction(o.sparsity, 'sparsity') };
+    compression.pruning = { kind: o.prune as 'structured', sparsity: parseFraction(o.sparsity, 'sparsity') };
   }
   if (o.teacher !== undefined) compression.distillation = { teacher: o.teacher };
   if (o.lowRank !== undefined) compression.low_rank = { rank: int(o.lowRank, 'low-rank') };
   if (o.nas !== undefined) compression.nas = { search_space: o.nas };
   if (Object.keys(compression).length > 0) m.compression = compression;
   if (o.tag) m.tags = o.tag;
-  if (o.accuracy !== undefined) m.accuracy = fraction(o.accuracy, 'accuracy');
+  if (o.accuracy !== undefined) m.accuracy = parseFraction(o.accuracy, 'accuracy');
   if (o.accuracyNote !== undefined) m.accuracy_note = o.accuracyNote;
   return Object.keys(m).length > 0 ? m : null;
 }
@@ -115,8 +106,7 @@ async function referenceSet(modelBytes: Buffer, inputs: TensorData | null, count
   const n = stacked.shape[0] ?? 0;
   const outputs: Record<string, Float64Array[]> = Object.fromEntries(session.outputNames.map((o) => [o, []]));
   const outShapes: Record<string, number[]> = {};
-  for (let i = 0; i < n; i++) {
-    const sample = sliceSample(stacked, i);
+  for (const sample of unstack(stacked)) {
     const values = tensorValues(sample);
     const tensor = new ort.Tensor(sample.dtype === 'float32' ? 'float32' : sample.dtype as 'int8', sample.dtype === 'float32' ? Float32Array.from(values) : Int8Array.from(values), sample.shape);
     const out = await session.run({ [inputName]: tensor });
@@ -179,7 +169,7 @@ export function registerVariantCommands(program: Command, env: CommandEnv): void
         set.labels = labels;
       }
       const f = await api.request<FamilyView>('PUT', `/families/${encodeURIComponent(name)}/reference`, {
-        json: { variant: o.from, reference: set, min_cosine: fraction(o.minCosine, 'min-cosine'), min_top1: fraction(o.minTop1, 'min-top1') },
+        json: { variant: o.from, reference: set, min_cosine: parseFraction(o.minCosine, 'min-cosine'), min_top1: parseFraction(o.minTop1, 'min-top1') },
       });
       print(json ? f : `${f.name}: reference set of ${f.samples} samples from ${f.reference_variant}; flag below cosine ${f.min_cosine} or top-1 agreement ${(f.min_top1 * 100).toFixed(0)}%`);
     }));
@@ -199,7 +189,7 @@ export function registerVariantCommands(program: Command, env: CommandEnv): void
       if (!['latency', 'energy', 'memory'].includes(o.objective)) throw new CliError(EXIT.usage, `--objective must be latency, energy or memory, got ${o.objective}`);
       const format = json ? 'json' : o.format;
       if (!['table', 'md', 'csv', 'json'].includes(format)) throw new CliError(EXIT.usage, `--format must be table, md, csv or json, got ${o.format}`);
-      const q = new URLSearchParams({ family: o.family, budget: String(fraction(o.budget, 'budget')), objective: o.objective, ...(o.devices ? { devices: o.devices } : {}) });
+      const q = new URLSearchParams({ family: o.family, budget: String(parseFraction(o.budget, 'budget')), objective: o.objective, ...(o.devices ? { devices: o.devices } : {}) });
       let text: string;
       if (format === 'csv' || format === 'md') {
         text = await api.request<string>('GET', `/compare?${q.toString()}&format=${format}`, { raw: true });

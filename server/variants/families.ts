@@ -5,24 +5,27 @@ import crypto from 'node:crypto';
 import type { Db } from '../db/open.js';
 import type { FamilyView, ReferenceSet } from '../../protocol/variants.js';
 import { BenchfleetError } from '../../protocol/errors.js';
+import { DTYPE_BYTES } from '../../protocol/domain.js';
 
-interface FamilyRow { name: string; reference_variant: string; reference: string; reference_sha256: string; min_cosine: number; min_top1: number; updated_at: number }
+interface FamilyRow { name: string; reference_variant: string; samples: number; reference_sha256: string; min_cosine: number; min_top1: number; updated_at: number }
+
+/** Everything but the (large) reference set itself; its sample count comes from SQLite's JSON. */
+const FAMILY_SELECT = `SELECT name, reference_variant, reference_sha256, min_cosine, min_top1, updated_at, json_extract(reference, '$.samples') AS samples FROM families`;
 
 const toView = (r: FamilyRow): FamilyView => ({
   name: r.name, reference_variant: r.reference_variant, reference_sha256: r.reference_sha256,
-  samples: (JSON.parse(r.reference) as ReferenceSet).samples, min_cosine: r.min_cosine, min_top1: r.min_top1,
+  samples: r.samples, min_cosine: r.min_cosine, min_top1: r.min_top1,
   updated_at: new Date(r.updated_at).toISOString(),
 });
 
 /** Checks that every tensor stacks `samples` along its first axis and that its bytes match its shape. */
 export function checkReferenceSet(set: ReferenceSet): void {
-  const bytes = { float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, bool: 1 } as const;
   if (set.labels && set.labels.length !== set.samples) throw new BenchfleetError('validation_failed', `${set.labels.length} labels for ${set.samples} samples`);
   if (Object.keys(set.inputs).length === 0 || Object.keys(set.outputs).length === 0) throw new BenchfleetError('validation_failed', 'a reference set needs inputs and outputs');
   for (const [kind, tensors] of [['input', set.inputs], ['output', set.outputs]] as const) {
     for (const [name, t] of Object.entries(tensors)) {
       if (t.shape[0] !== set.samples) throw new BenchfleetError('validation_failed', `${kind} ${name}: first dimension ${t.shape[0]} is not the ${set.samples} samples`);
-      const expected = t.shape.reduce((a, b) => a * b, 1) * bytes[t.dtype];
+      const expected = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
       if (Buffer.from(t.base64, 'base64').length !== expected) throw new BenchfleetError('validation_failed', `${kind} ${name}: ${t.dtype}[${t.shape.join('x')}] needs ${expected} bytes`);
     }
   }
@@ -43,21 +46,32 @@ export function putReference(db: Db, family: string, variant: string, set: Refer
 }
 
 export function getFamily(db: Db, name: string): FamilyView | null {
-  const row = db.prepare('SELECT * FROM families WHERE name = ?').get(name) as FamilyRow | undefined;
+  const row = db.prepare(`${FAMILY_SELECT} WHERE name = ?`).get(name) as FamilyRow | undefined;
   return row ? toView(row) : null;
 }
 
 export function listFamilies(db: Db): FamilyView[] {
-  return (db.prepare('SELECT * FROM families ORDER BY name').all() as FamilyRow[]).map(toView);
+  return (db.prepare(`${FAMILY_SELECT} ORDER BY name`).all() as FamilyRow[]).map(toView);
 }
 
 export function deleteReference(db: Db, name: string): boolean {
   return db.prepare('DELETE FROM families WHERE name = ?').run(name).changes > 0;
 }
 
+/** Parsed reference sets by hash: the dispatcher attaches one to every job of a family, so it is parsed once. */
+const parsedSets = new Map<string, ReferenceSet>();
+
 /** The reference set a job of this family carries (null when the family has none). */
 export function referenceForJob(db: Db, family: string): { sha256: string; variant: string; set: ReferenceSet } | null {
-  const row = db.prepare('SELECT reference_variant, reference, reference_sha256 FROM families WHERE name = ?').get(family) as
-    { reference_variant: string; reference: string; reference_sha256: string } | undefined;
-  return row ? { sha256: row.reference_sha256, variant: row.reference_variant, set: JSON.parse(row.reference) as ReferenceSet } : null;
+  const row = db.prepare('SELECT reference_variant, reference_sha256 FROM families WHERE name = ?').get(family) as
+    { reference_variant: string; reference_sha256: string } | undefined;
+  if (!row) return null;
+  let set = parsedSets.get(row.reference_sha256);
+  if (!set) {
+    const text = (db.prepare('SELECT reference FROM families WHERE name = ?').get(family) as { reference: string }).reference;
+    set = JSON.parse(text) as ReferenceSet;
+    if (parsedSets.size >= 16) parsedSets.delete(parsedSets.keys().next().value!);
+    parsedSets.set(row.reference_sha256, set);
+  }
+  return { sha256: row.reference_sha256, variant: row.reference_variant, set };
 }

@@ -4,8 +4,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { DeviceDescriptor } from '../../../protocol/agent-messages.js';
-import { FIDELITY_METRICS } from '../../../protocol/fidelity.js';
 import type { WorkerMessage, WorkerStart } from '../../runners/onnx/messages.js';
+import { fidelityMeasurements } from '../../../protocol/fidelity.js';
 import { JobFailure, type Driver, type JobContext, type JobOutput } from '../driver.js';
 import { describeHost } from './describe.js';
 import { createEnergyMeter, type EnergyReading } from './energy.js';
@@ -69,12 +69,7 @@ export class LinuxDriver implements Driver {
     const measurements: JobOutput['measurements'] = [{ metric: 'latency_ms', unit: 'ms', samples: result.done.samplesMs }];
     if (result.done.peakRssKib !== null) measurements.push({ metric: 'peak_rss_mib', unit: 'MiB', samples: [result.done.peakRssKib / 1024] });
     const fidelity = result.done.fidelity;
-    if (fidelity && !('error' in fidelity)) {
-      measurements.push({ metric: FIDELITY_METRICS.cosine, unit: 'cosine', samples: fidelity.cosine });
-      measurements.push({ metric: FIDELITY_METRICS.top1, unit: 'agreement', samples: fidelity.top1 });
-      measurements.push({ metric: FIDELITY_METRICS.maxAbsError, unit: 'abs', samples: fidelity.maxAbsError });
-      if (fidelity.correct) measurements.push({ metric: FIDELITY_METRICS.accuracy, unit: 'accuracy', samples: fidelity.correct });
-    }
+    if (fidelity && !('error' in fidelity)) measurements.push(...fidelityMeasurements(fidelity));
     const e = energy as EnergyReading | null;
     if (e && windowIterations > 0) measurements.push({ metric: 'energy_mj', unit: 'mJ', samples: [e.totalUj / 1000 / windowIterations] });
     return {

@@ -11,9 +11,9 @@ import type { InputSpec } from '../../../protocol/domain.js';
 import { formatRecord, type JsonlRecord } from '../jsonl-contract.js';
 import { InputSpecError } from './inputs.js';
 import { createSession, feedsFor, peakRssKib, referenceFidelity } from './worker.js';
+import { fidelityMeasurements } from '../../../protocol/fidelity.js';
 import type { FidelityResult } from './messages.js';
 import { referenceSetSchema } from '../../../protocol/variants.js';
-import { FIDELITY_METRICS } from '../../../protocol/fidelity.js';
 
 const emit = (r: JsonlRecord) => process.stdout.write(formatRecord(r));
 
@@ -80,12 +80,7 @@ async function main(): Promise<number> {
       fidelity = { error: `reference set: ${(err as Error).message.slice(0, 300)}` };
     }
     if ('error' in fidelity) emit({ type: 'env', key: 'fidelity_error', value: fidelity.error });
-    else {
-      emit({ type: 'samples', metric: FIDELITY_METRICS.cosine, unit: 'cosine', values: fidelity.cosine });
-      emit({ type: 'samples', metric: FIDELITY_METRICS.top1, unit: 'agreement', values: fidelity.top1 });
-      emit({ type: 'samples', metric: FIDELITY_METRICS.maxAbsError, unit: 'abs', values: fidelity.maxAbsError });
-      if (fidelity.correct) emit({ type: 'samples', metric: FIDELITY_METRICS.accuracy, unit: 'accuracy', values: fidelity.correct });
-    }
+    else for (const m of fidelityMeasurements(fidelity)) emit({ type: 'samples', metric: m.metric, unit: m.unit, values: m.samples });
   }
   const hwm = peakRssKib();
   if (hwm !== null) emit({ type: 'sample', metric: 'peak_rss_mib', unit: 'MiB', value: hwm / 1024 });

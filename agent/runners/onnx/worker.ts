@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { buildInputs, InputSpecError, type InputMeta } from './inputs.js';
 import type { FidelityResult, WorkerMessage, WorkerStart } from './messages.js';
 import type { ReferenceSet } from '../../../protocol/variants.js';
-import { sliceSample, tensorValues } from '../../../protocol/tensor-data.js';
+import { unstack, unstackValues } from '../../../protocol/tensor-data.js';
 import { argmax, sampleFidelity } from '../../../protocol/fidelity.js';
 
 const PROGRESS_EVERY_NS = 250_000_000n;
@@ -53,11 +53,14 @@ export async function referenceFidelity(session: ort.InferenceSession, ref: Refe
   if (missing.length > 0) return { error: `the model has no output ${missing.join(', ')} (it has ${session.outputNames.join(', ')})` };
   const result = { cosine: [] as number[], maxAbsError: [] as number[], top1: [] as number[], ...(ref.labels ? { correct: [] as number[] } : {}) };
   try {
+    // Each stacked tensor is decoded once, then used sample by sample.
+    const inputs = Object.entries(ref.inputs).map(([name, t]) => [name, unstack(t)] as const);
+    const outputs = outputNames.map((n) => unstackValues(ref.outputs[n]!));
     for (let i = 0; i < ref.samples; i++) {
-      const specs = Object.fromEntries(Object.entries(ref.inputs).map(([name, t]) => [name, { data: sliceSample(t, i) }]));
+      const specs = Object.fromEntries(inputs.map(([name, samples]) => [name, { data: samples[i]! }]));
       const out = await session.run(feedsFor(session, specs, 0));
       const actual = outputNames.map((n) => Float64Array.from(out[n]!.data as ArrayLike<number>, Number));
-      const expected = outputNames.map((n) => tensorValues(sliceSample(ref.outputs[n]!, i)));
+      const expected = outputs.map((o) => o[i]!);
       const f = sampleFidelity(expected, actual);
       result.cosine.push(f.cosine);
       result.maxAbsError.push(f.maxAbsError);
