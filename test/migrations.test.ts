@@ -39,7 +39,7 @@ test('a database from before migrations 005 and 006 upgrades with its results in
 
   const db = openDatabase(file);
   const versions = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version);
-  assert.deepEqual(versions.slice(-2), [5, 6]);
+  assert.ok(versions.includes(5) && versions.includes(6), `applied: ${versions.join(',')}`);
   const series = db.prepare('SELECT * FROM series').all() as { key: string; family: string; variant: string; device_id: string; settings: string }[];
   assert.equal(series.length, 1, 'the old result has its series row');
   assert.deepEqual({ key: series[0]!.key, family: series[0]!.family, device: series[0]!.device_id }, { key: key(deviceId), family: 'f', device: deviceId });

@@ -1,6 +1,9 @@
 // Small helpers shared by the emulators: reading /proc/<pid>/stat, and numeric CLI options.
 import fs from 'node:fs';
 
+/** Kernel clock ticks per second (USER_HZ) in /proc/<pid>/stat times. */
+export const CLOCK_TICKS = 100;
+
 /**
  * The fields of /proc/<pid>/stat after the command name (so index 0 is field 3, the state), or
  * null when the process is gone. The command name may contain spaces and parentheses: the split

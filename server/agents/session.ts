@@ -148,5 +148,6 @@ export class AgentSession {
   private afterJobEnded(jobId: string): void {
     this.publishJob(jobId);
     this.ctx.kick();
+    this.ctx.webhooks.kick(); // run.finished, alerts and health changes are queued with job results
   }
 }

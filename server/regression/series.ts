@@ -41,13 +41,21 @@ export function judgeJob(db: Db, jobId: string, now: number): void {
   const onBaseline = (git.branch ?? baselineBranch) === baselineBranch;
   const key = seriesKey({ family: job.family, variant: job.variant, deviceId: job.device_id, runtime: job.runtime, threads: settings.threads, inputs: settings.inputs });
   db.prepare('UPDATE measurements SET series_key = ? WHERE job_id = ?').run(key, jobId);
-  db.prepare(
-    `INSERT INTO series (key, family, variant, device_id, runtime, settings, created_at, last_result_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (key) DO UPDATE SET last_result_at = excluded.last_result_at`,
-  ).run(key, job.family, job.variant, job.device_id, job.runtime, JSON.stringify({ threads: settings.threads, inputs: settings.inputs ?? {} }), now, now);
-
   const metrics = db.prepare(`SELECT m.metric, m.flags, m.median, s.data FROM measurements m JOIN samples s ON s.job_id = m.job_id AND s.metric = m.metric WHERE m.job_id = ?`)
     .all(jobId) as { metric: string; flags: string; median: number; data: Buffer }[];
+  // The analyzer reads only unflagged baseline-branch results: any other result keeps an
+  // up-to-date series up to date (in DO UPDATE, bare column names are the row's old values).
+  const analyzable = onBaseline && metrics.some((m) => m.flags === '[]') ? 1 : 0;
+  db.prepare(
+    `INSERT INTO series (key, family, variant, device_id, runtime, settings, created_at, last_result_at, analyzed_at)
+     VALUES (@key, @family, @variant, @device, @runtime, @settings, @now, @now, CASE WHEN @analyzable = 1 THEN 0 ELSE @now END)
+     ON CONFLICT (key) DO UPDATE SET last_result_at = excluded.last_result_at,
+       analyzed_at = CASE WHEN @analyzable = 0 AND analyzed_at >= last_result_at THEN excluded.last_result_at ELSE analyzed_at END`,
+  ).run({
+    key, family: job.family, variant: job.variant, device: job.device_id, runtime: job.runtime,
+    settings: JSON.stringify({ threads: settings.threads, inputs: settings.inputs ?? {} }), now, analyzable,
+  });
+
   const baselineOf = db.prepare(
     `SELECT s.data FROM measurements m
        JOIN samples s ON s.job_id = m.job_id AND s.metric = m.metric

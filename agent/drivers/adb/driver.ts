@@ -3,7 +3,6 @@
 // and runs a job: cooldown gate, model (and runner binary) pushed once per hash, the runner
 // streamed through the shell with battery power sampled around its timed window, the remote
 // process killed on cancel or timeout, and the job folder removed afterwards.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import type { AdbConfig, RunnerProfile } from './config.js';
 import { describePhone } from './describe.js';
 import { Phone, shq, type AdbClient } from './phone.js';
 import { BATTERY_COMMAND, energyPerInferenceMj, parseBattery, PowerSampler, readThermal, type BatteryInfo, type ThermalState } from './power.js';
+import { sha256File } from '../../model-cache.js';
 
 const BASELINE_SETTLE_MS = 200;
 
@@ -137,7 +137,7 @@ export class AdbDriver implements Driver {
     const root = this.config.remoteRoot;
     const dir = `${root}/jobs/${ctx.job.job_id}-${ctx.job.attempt}`;
     const model = await this.pushCached(phone, ctx.modelPath, ctx.job.model.sha256, 'models', ctx);
-    const runner = profile.binary ? await this.pushCached(phone, profile.binary, await sha256File(profile.binary), 'bin', ctx) : null;
+    const runner = profile.binary ? await this.pushCached(phone, profile.binary, await binaryHash(profile.binary), 'bin', ctx) : null;
     mark('pushed');
     // One round trip: the job folder, the input overrides (when small) and the battery's state.
     const inputsJson = JSON.stringify(ctx.job.settings.inputs);
@@ -304,8 +304,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/** Runner binaries' hashes by path, size and mtime: hashing a large binary on every job would count against the start-up time. */
+const binaryHashes = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+
+async function binaryHash(file: string): Promise<string> {
+  const st = fs.statSync(file);
+  const known = binaryHashes.get(file);
+  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.sha256;
+  const sha256 = await sha256File(file);
+  binaryHashes.set(file, { size: st.size, mtimeMs: st.mtimeMs, sha256 });
+  return sha256;
 }

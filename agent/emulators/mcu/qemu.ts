@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { procStatFields } from '../proc.js';
 
 export const DEFAULT_MACHINE = 'mps2-an385';
 /** Each guest instruction takes 2^6 ns = 64 ns of virtual time: 1.6 cycles of the board's 25 MHz clock. */
@@ -74,12 +75,8 @@ export function qemuArgs(opts: QemuOptions & { qmpSocket: string }): string[] {
 
 /** A live (not zombie) process. */
 export function isAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const fields = procStatFields(pid);
+  return fields !== null && fields[0] !== 'Z';
 }
 
 function isQemu(pid: number): boolean {

@@ -4,10 +4,9 @@
 // /proc/<pid>/stat; when a member is reaped by a tracked parent its time moves into the
 // parent's cutime/cstime, so its last known total is subtracted to avoid counting it twice.
 import fs from 'node:fs';
-import { procStatFields } from '../proc.js';
+import { CLOCK_TICKS, procStatFields } from '../proc.js';
 
 /** Kernel clock ticks per second (USER_HZ), 100 on every mainstream Linux build. */
-const CLOCK_TICKS = 100;
 
 interface ProcStat { ppid: number; startTime: string; totalTicks: number }
 

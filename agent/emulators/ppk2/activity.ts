@@ -5,7 +5,7 @@
 // `ProcessCpuActivity` derives the activity from the CPU time a real process consumes: the
 // emulated MCU is a process (QEMU), so its busy loops and its sleeps (WFI) show up as current.
 import fs from 'node:fs';
-import { procStatFields } from '../proc.js';
+import { CLOCK_TICKS, procStatFields } from '../proc.js';
 
 export interface ActivitySource {
   /** Activity now, 0..1. Called once per emulator batch (every few ms). */
@@ -26,7 +26,6 @@ export class ConstantActivity implements ActivitySource {
 }
 
 /** Kernel clock ticks per second for /proc/<pid>/stat times (USER_HZ: 100 on mainstream Linux). */
-const CLOCK_TICKS = 100;
 
 /** utime + stime of the whole process (all threads, live and ended) in seconds; null if it is gone. */
 export function statCpuSeconds(pid: number): number | null {

@@ -29,6 +29,13 @@ async function main(): Promise<number> {
     emit({ type: 'error', code: 'runner_failed', message: 'usage: jsonl-runner --model FILE [--warmup N] [--iterations N] [--min-duration-ms N] [--threads N] [--seed N] [--inputs inputs.json]' });
     return 2;
   }
+  const counts = { warmup: values.warmup, iterations: values.iterations, 'min-duration-ms': values['min-duration-ms'], threads: values.threads, seed: values.seed };
+  const bad = Object.entries(counts).find(([, v]) => !/^\d+$/.test(v ?? ''));
+  if (bad) {
+    // A non-number would make the timed loop's stop condition never true.
+    emit({ type: 'error', code: 'runner_failed', message: `--${bad[0]} must be a non-negative integer, got "${bad[1]}"` });
+    return 2;
+  }
   const warmup = Number(values.warmup);
   const iterations = Number(values.iterations);
   const minDurationNs = BigInt(Number(values['min-duration-ms'])) * 1_000_000n;
