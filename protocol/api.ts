@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { Compression } from './variants.js';
 import {
-  DEVICE_HEALTHS, RUNTIMES, TOKEN_ROLES, familySchema, gitMetaSchema, runSettingsSchema, sha256Schema, variantSchema,
+  DEVICE_HEALTHS, RUNTIMES, TOKEN_ROLES, familySchema, gitMetaSchema, runSettingsSchema, variantSchema,
   type DeviceHealth, type DeviceState, type JobStatus, type ModelFormat, type RunSettings, type RunStatus, type TokenRole, type GitMeta,
 } from './domain.js';
 import type { JobError } from './errors.js';
@@ -55,7 +55,6 @@ export const createAgentSchema = z.strictObject({ name: z.string().min(1).max(12
 export const enrollAgentSchema = createAgentSchema;
 
 export const idParamSchema = z.strictObject({ id: z.string().min(1).max(128) });
-export const shaParamSchema = z.strictObject({ sha256: sha256Schema });
 
 export interface DeviceView {
   id: string;

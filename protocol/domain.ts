@@ -12,8 +12,6 @@ import { z } from 'zod';
 export const JOB_STATUSES = ['queued', 'assigned', 'running', 'succeeded', 'failed', 'canceled', 'timed_out'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'timed_out'];
-export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = ['assigned', 'running'];
-
 export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
@@ -86,9 +84,6 @@ export const gitMetaSchema = z.strictObject({
   baseline_branch: z.string().max(256).optional(),
 });
 export type GitMeta = z.infer<typeof gitMetaSchema>;
-
-/** Units used by metrics; ms for latency, MiB for memory, mJ for energy. */
-export const METRIC_UNITS = { latency_ms: 'ms', peak_rss_mib: 'MiB', energy_mj: 'mJ' } as const;
 
 /** Conditions that make a measurement not comparable with the others; shown wherever it is. */
 export const MEASUREMENT_FLAGS = ['charging', 'throttled', 'hot_start'] as const;

@@ -8,16 +8,13 @@
 // the gate — unless an alert already covers that step.
 import type { Db } from '../db/open.js';
 import { changePointToAlert, eDivisive } from './change-points.js';
-import { metricDirection } from './series.js';
+import { BASELINE_BRANCH_SQL, metricDirection, RESULT_BRANCH_SQL } from './series.js';
 import { policyFor } from './policy.js';
 import { openAlert } from '../alerts/alerts.js';
 
 /** Results of a series considered for change points (the newest ones). */
 export const HISTORY_LIMIT = 200;
 
-/** SQL: the branch a result belongs to, and the baseline branch it was measured against. */
-const BRANCH = `COALESCE(json_extract(r.git, '$.branch'), json_extract(r.git, '$.baseline_branch'), 'main')`;
-const BASELINE = `COALESCE(json_extract(r.git, '$.baseline_branch'), 'main')`;
 
 export interface AnalysisResult { metric: string; branch: string; points: number; changePoints: number; alertOpened: string | null }
 
@@ -25,8 +22,8 @@ export function analyzeSeries(db: Db, key: string, now: number): AnalysisResult[
   return db.transaction(() => {
     const results: AnalysisResult[] = [];
     const groups = db.prepare(
-      `SELECT DISTINCT m.metric, ${BRANCH} AS branch FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
-       WHERE m.series_key = ? AND ${BRANCH} = ${BASELINE}`,
+      `SELECT DISTINCT m.metric, ${RESULT_BRANCH_SQL} AS branch FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
+       WHERE m.series_key = ? AND ${RESULT_BRANCH_SQL} = ${BASELINE_BRANCH_SQL}`,
     ).all(key) as { metric: string; branch: string }[];
     for (const { metric, branch } of groups) results.push(analyzeOne(db, key, metric, branch, now));
     db.prepare('UPDATE series SET analyzed_at = MAX(last_result_at, ?) WHERE key = ?').run(now, key);
@@ -37,7 +34,7 @@ export function analyzeSeries(db: Db, key: string, now: number): AnalysisResult[
 function analyzeOne(db: Db, key: string, metric: string, branch: string, now: number): AnalysisResult {
   const history = (db.prepare(
     `SELECT m.job_id, m.median, j.created_at FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
-     WHERE m.series_key = @key AND m.metric = @metric AND m.flags = '[]' AND ${BRANCH} = @branch AND ${BASELINE} = @branch
+     WHERE m.series_key = @key AND m.metric = @metric AND m.flags = '[]' AND ${RESULT_BRANCH_SQL} = @branch AND ${BASELINE_BRANCH_SQL} = @branch
      ORDER BY m.created_at DESC, m.rowid DESC LIMIT @limit`,
   ).all({ key, metric, branch, limit: HISTORY_LIMIT }) as { job_id: string; median: number; created_at: number }[]).reverse();
   const policy = policyFor(db, metric);

@@ -14,6 +14,11 @@ export function metricDirection(metric: string): Direction {
   return /(_tok_s|_per_s|throughput|accuracy|fidelity|cosine|top1)/.test(metric) && !/error/.test(metric) ? 'higher_is_better' : 'lower_is_better';
 }
 
+/** SQL over `runs r`: the branch a result belongs to (its own, else its baseline branch, else main)… */
+export const RESULT_BRANCH_SQL = `COALESCE(json_extract(r.git, '$.branch'), json_extract(r.git, '$.baseline_branch'), 'main')`;
+/** …and the baseline branch it was judged against. A result is on its baseline branch when the two agree. */
+export const BASELINE_BRANCH_SQL = `COALESCE(json_extract(r.git, '$.baseline_branch'), 'main')`;
+
 /** The settings that change what a series measures (not the iteration counts or the timeout). */
 export function seriesKey(parts: { family: string; variant: string; deviceId: string; runtime: string; threads: number; inputs: unknown }): string {
   const canonical = JSON.stringify([parts.family, parts.variant, parts.deviceId, parts.runtime, parts.threads, parts.inputs ?? {}]);
@@ -61,7 +66,7 @@ export function judgeJob(db: Db, jobId: string, now: number): void {
        JOIN samples s ON s.job_id = m.job_id AND s.metric = m.metric
        JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
      WHERE m.series_key = @key AND m.metric = @metric AND j.run_id != @run AND m.flags = '[]'
-       AND COALESCE(json_extract(r.git, '$.branch'), @branch) = @branch
+       AND ${RESULT_BRANCH_SQL} = @branch
      ORDER BY m.created_at DESC, m.rowid DESC LIMIT @window`,
   );
   const insert = db.prepare(

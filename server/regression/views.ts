@@ -3,7 +3,7 @@ import type { Db } from '../db/open.js';
 import type { ChangePointView, SeriesHistoryView, SeriesPoint, SeriesView } from '../../protocol/alerts.js';
 import type { Page } from '../../protocol/api.js';
 import { pageOf } from '../http/paging.js';
-import { metricDirection } from './series.js';
+import { BASELINE_BRANCH_SQL, metricDirection, RESULT_BRANCH_SQL } from './series.js';
 import { listAlerts } from '../alerts/alerts.js';
 
 interface SeriesRow {
@@ -41,7 +41,7 @@ export function seriesHistory(db: Db, key: string, metric: string, branch: strin
   const series = getSeries(db, key);
   if (!series) return null;
   const chosen = branch ?? ((db.prepare(
-    `SELECT COALESCE(json_extract(r.git, '$.baseline_branch'), 'main') AS b FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
+    `SELECT ${BASELINE_BRANCH_SQL} AS b FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
      WHERE m.series_key = ? AND m.metric = ? ORDER BY m.created_at DESC LIMIT 1`,
   ).get(key, metric) as { b: string } | undefined)?.b ?? 'main');
   const rows = (db.prepare(
@@ -50,7 +50,7 @@ export function seriesHistory(db: Db, key: string, metric: string, branch: strin
      FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
        LEFT JOIN verdicts v ON v.job_id = m.job_id AND v.metric = m.metric
      WHERE m.series_key = @key AND m.metric = @metric
-       AND COALESCE(json_extract(r.git, '$.branch'), json_extract(r.git, '$.baseline_branch'), 'main') = @branch
+       AND ${RESULT_BRANCH_SQL} = @branch
      ORDER BY m.created_at DESC, m.rowid DESC LIMIT @limit`,
   ).all({ key, metric, branch: chosen, limit }) as {
     job_id: string; run_id: string; created_at: number; median: number; ci_low: number; ci_high: number; flags: string; unit: string;
