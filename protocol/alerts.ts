@@ -49,14 +49,20 @@ export const muteSchema = z.strictObject({
 });
 
 export const policySchema = z.strictObject({
-  /** Minimum relative change that counts (0.03 = 3%). */
+  /** Minimum relative change that counts (0.01 = 1%). */
   min_effect: z.number().min(0).max(5),
-  /** Reruns that must agree before a regression is confirmed; 0 = alert on the first verdict. */
+  /** Reruns of a suspect when an A/B test cannot tell (the same artifact as the baseline); 0 = none. */
   confirm_reruns: z.number().int().min(0).max(5),
+  /** False changes per result of an unchanged series that the alarm threshold allows (default 0.001). */
+  false_alert_rate: z.number().min(0.00001).max(0.1).optional(),
+  /** Round budget of an A/B confirmation of a suspect; 0 = no A/B confirmation (default 64). */
+  ab_rounds: z.number().int().min(0).max(100).optional(),
+  /** Improvements open alerts too (default: they are reported as changes only). */
+  alert_on_improvement: z.boolean().optional(),
 });
 export const policyParamSchema = z.strictObject({ metric: z.union([metricName, z.literal('*')]) });
 
-export const WEBHOOK_EVENTS = ['alert.opened', 'alert.resolved', 'run.finished', 'device.health_changed'] as const;
+export const WEBHOOK_EVENTS = ['alert.opened', 'alert.updated', 'alert.resolved', 'series.changed', 'run.finished', 'device.health_changed'] as const;
 export type WebhookEventName = (typeof WEBHOOK_EVENTS)[number];
 
 export const webhookFiltersSchema = z.strictObject({
@@ -109,15 +115,51 @@ export interface SeriesPoint {
   verdict: string | null;
 }
 
-export interface ChangePointView {
-  job_id: string;
+/** A change the detector (or an A/B confirmation) found in a series, in either direction. */
+export interface SeriesChangeView {
+  id: string;
+  series_key: string;
+  metric: string;
   branch: string;
-  position: number;
-  p_value: number;
-  before_median: number;
-  after_median: number;
+  /** The first result at the new level, and the result at which the change was found. */
+  job_id: string;
+  detected_job_id: string;
+  source: 'history' | 'ab';
+  direction: 'regression' | 'improvement';
+  before: number;
+  after: number;
+  /** Relative change, positive = worse (and its interval when an A/B test measured it). */
   effect: number;
+  ci_low: number | null;
+  ci_high: number | null;
+  /** Evidence as an equivalent normal score, and how many results (or A/B rounds) carried it. */
+  z: number;
+  results: number;
+  alert_id: string | null;
   detected_at: string;
+}
+
+/** What the detector knows of a series now: its noise and level, and what it can see. */
+export interface SeriesWatchView {
+  results: number;
+  /** Current level (value units) and results since the last change. */
+  level: number | null;
+  level_results: number;
+  /** Job-to-job σ of the series (relative), and with slow drift. */
+  noise: number | null;
+  noise_long: number | null;
+  /** Share of results that were lone outliers. */
+  outlier_rate: number | null;
+  /** The smallest change found with probability 0.9 within the given number of results. */
+  detectable: { results: number; effect: number | null }[];
+  /** The smallest change an A/B confirmation finds with probability 0.9, and the rounds it takes. */
+  ab_detectable: { effect: number; rounds: number }[];
+  /** Whether the A/B figures rest on measured paired noise or assume all noise is independent per job. */
+  ab_noise: number | null;
+  ab_noise_measured: boolean;
+  suspect_job_id: string | null;
+  alarm_z: number;
+  summary: string;
 }
 
 export interface SeriesHistoryView {
@@ -127,7 +169,8 @@ export interface SeriesHistoryView {
   direction: 'lower_is_better' | 'higher_is_better';
   branch: string;
   points: SeriesPoint[];
-  change_points: ChangePointView[];
+  changes: SeriesChangeView[];
+  watch: SeriesWatchView | null;
   alerts: AlertView[];
 }
 
@@ -139,7 +182,8 @@ export interface AlertView {
   device_name: string;
   metric: string;
   branch: string;
-  kind: 'gate' | 'change_point';
+  /** change: found by the detector on the series' history; ab: confirmed by a paired A/B test; gate/change_point: older alerts. */
+  kind: 'change' | 'ab' | 'gate' | 'change_point';
   status: AlertStatus;
   severity: AlertSeverity;
   effect: number;
@@ -154,11 +198,19 @@ export interface AlertView {
   resolved_at: string | null;
   resolved_reason: string | null;
   muted_until: string | null;
+  /** Changes of the series since the alert opened (a further step updates it), and when it last changed. */
+  steps: number;
+  updated_at: string;
 }
 
 export interface MuteView { series_key: string; metric: string; until: string; reason: string | null; created_by: string | null }
 
-export interface PolicyView { metric: string; min_effect: number; confirm_reruns: number; default: boolean }
+export interface PolicyView {
+  metric: string; min_effect: number; confirm_reruns: number; false_alert_rate: number; ab_rounds: number; alert_on_improvement: boolean;
+  /** The alarm threshold (equivalent normal score) the false-alert budget gives. */
+  alarm_z: number;
+  default: boolean;
+}
 
 export interface WebhookView {
   id: string;

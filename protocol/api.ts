@@ -38,6 +38,17 @@ export const createRunSchema = z.strictObject({
   settings: runSettingsSchema.default(runSettingsSchema.parse({})),
   git: gitMetaSchema.default({}),
   max_attempts: z.number().int().min(1).max(10).default(3),
+  /**
+   * Paired A/B instead of plain jobs: on each device, rounds of the baseline model (a reference
+   * like `model`) and this run's model back to back, until the change is known or the rounds are spent.
+   */
+  ab: z.strictObject({
+    baseline: z.string().min(1).max(300),
+    rounds: z.number().int().min(4).max(100).default(20),
+    metric: z.string().min(1).max(64).default('latency_ms'),
+    /** Minutes between rounds (default 0). */
+    spacing_minutes: z.number().min(0).max(1440).default(0),
+  }).optional(),
 });
 export type CreateRunBody = z.input<typeof createRunSchema>;
 
@@ -135,6 +146,8 @@ export interface JobView {
   verdicts: VerdictView[];
   /** Set on a rerun queued to confirm a suspected regression of that job. */
   confirms_job_id: string | null;
+  /** Set on a job of a paired A/B test: its round, its arm (A = baseline, B = candidate) and the model it ran. */
+  ab: { test_id: string; round: number; arm: 'A' | 'B'; model_sha256: string } | null;
   /** The series this job's results belong to (null until it has results). */
   series_key: string | null;
   created_at: string;
@@ -155,11 +168,45 @@ export interface RunView {
   finished_at: string | null;
   job_counts: Partial<Record<JobStatus, number>>;
   jobs?: JobView[];
+  /** Paired A/B tests of this run (`run submit --ab`, or confirmations of a suspect). */
+  ab_tests?: AbTestView[];
+}
+
+/** A paired A/B test on one device: the baseline artifact (A) against the candidate (B). */
+export interface AbTestView {
+  id: string;
+  run_id: string;
+  device_id: string;
+  device_name: string;
+  purpose: 'confirm' | 'gate';
+  series_key: string | null;
+  metric: string;
+  trigger_job_id: string | null;
+  baseline_sha256: string;
+  candidate_sha256: string;
+  /** The suspected direction (null: either). */
+  direction: 'regression' | 'improvement' | null;
+  status: 'running' | 'changed' | 'no_change' | 'inconclusive' | 'failed' | 'canceled';
+  rounds: number;
+  max_rounds: number;
+  failed_rounds: number;
+  /** candidate / baseline − 1 with its confidence interval (value units), and the same signed so that positive = worse. */
+  estimate: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+  effect: number | null;
+  /** σ of the paired log ratio of one round. */
+  noise: number | null;
+  min_effect: number;
+  reason: string | null;
+  created_at: string;
+  decided_at: string | null;
 }
 
 export interface VerdictView {
   metric: string;
-  verdict: 'pass' | 'regression' | 'improvement' | 'insufficient_baseline';
+  /** too_noisy: the result's own sampling error hides changes that matter (see hint). */
+  verdict: 'pass' | 'regression' | 'improvement' | 'insufficient_baseline' | 'too_noisy';
   p_value: number | null;
   /** Relative change of the median against the baseline; positive = worse. */
   effect: number | null;
@@ -169,8 +216,15 @@ export interface VerdictView {
   candidate_median: number | null;
   baseline_results: number;
   baseline_branch: string;
-  /** For a regression: whether reruns confirmed it (an alert needs "confirmed"). */
+  /** For a regression or improvement: whether it is confirmed, by the history, an A/B test or reruns. */
   confirmation: 'confirmed' | 'not_confirmed' | 'pending' | 'none';
+  confirmed_by: 'history' | 'ab' | 'rerun' | null;
+  /** The detector's evidence (equivalent normal score, + = worse), the series' noise, and the smallest change one result could show. */
+  z: number | null;
+  noise: number | null;
+  detectable: number | null;
+  /** What would make the result judgeable, or how it was judged, in words. */
+  hint: string | null;
 }
 
 export interface SamplesView { job_id: string; metric: string; unit: string; samples: number[] }

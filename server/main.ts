@@ -14,7 +14,7 @@ import type { ServerConfig, ServerContext } from './context.js';
 import type { Log } from './agents/session.js';
 import type { LiveEvent } from '../protocol/api.js';
 import { DEFAULT_WEBHOOK_CONFIG, WebhookDeliverer, type WebhookConfig } from './webhooks/deliver.js';
-import { analyzeDueSeries } from './regression/analyzer.js';
+import { advanceAbTests } from './regression/ab.js';
 
 export interface StartOptions extends Partial<ServerConfig> { policy?: Partial<QueuePolicy>; webhooks?: Partial<WebhookConfig>; log?: Log; now?: () => number }
 
@@ -101,7 +101,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         ctx.publish({ type: 'run.changed', run_id: job.run_id, status: run.status });
       }
       if (hub) dispatch(ctx, hub.sessions, log);
-      if (analyzeDueSeries(db, ctx.now()) > 0) deliverer.kick();
+      // A/B rounds whose jobs ended by a lease expiry or a cancel are settled here.
+      if (advanceAbTests(db, ctx.now()) > 0) deliverer.kick();
     } catch (err) {
       log('tick failed', { error: String((err as Error).stack ?? err) });
     }

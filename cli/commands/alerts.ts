@@ -8,6 +8,14 @@ import { CliError, EXIT } from '../client.js';
 import { num, parseFraction, table } from '../format.js';
 import type { CommandEnv } from '../main.js';
 
+/** A rate like 1/1000, 0.1% or 0.001. */
+function parseRate(text: string): number {
+  const frac = /^(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)$/.exec(text.trim());
+  const value = frac ? Number(frac[1]) / Number(frac[2]) : text.trim().endsWith('%') ? Number(text.trim().slice(0, -1)) / 100 : Number(text);
+  if (!Number.isFinite(value) || value < 0.00001 || value > 0.1) throw new CliError(EXIT.usage, `--false-alerts must be a rate from 1/100000 to 1/10 (e.g. 1/1000), got ${text}`);
+  return value;
+}
+
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
 
 export function registerAlertCommands(program: Command, env: CommandEnv): void {
@@ -27,8 +35,9 @@ export function registerAlertCommands(program: Command, env: CommandEnv): void {
   alert.command('show <id>').action(env.wrap(async ({ api, json, print }, id: string) => {
     const a = await api.request<AlertView>('GET', `/alerts/${encodeURIComponent(id)}`);
     if (json) return print(a);
-    print([`alert ${a.id}: ${a.severity} ${a.kind === 'gate' ? 'confirmed regression' : 'change point'} — ${a.status}`,
+    print([`alert ${a.id}: ${a.severity} ${a.kind === 'ab' ? 'regression confirmed by an A/B test' : a.kind === 'change' ? 'regression found in the history' : a.kind === 'gate' ? 'confirmed regression' : 'change point'} — ${a.status}`,
       `series:   ${a.family}:${a.variant} on ${a.device_name}, ${a.metric} (${a.series_key}) on ${a.branch}`,
+      ...(a.steps > 1 ? [`steps:    ${a.steps} changes since it opened (last ${a.updated_at})`] : []),
       `change:   ${pct(a.effect)} (${num(a.baseline_median)} → ${num(a.current_median)})`,
       `result:   job ${a.job_id} of run ${a.run_id}${a.commit ? `, commit ${a.commit}` : ''}`,
       `opened:   ${a.opened_at}`, ...(a.acknowledged_at ? [`acknowledged: ${a.acknowledged_at} by ${a.acknowledged_by}`] : []),
@@ -63,46 +72,69 @@ export function registerAlertCommands(program: Command, env: CommandEnv): void {
       print(table(['KEY', 'MODEL', 'DEVICE', 'RUNTIME', 'THREADS', 'METRICS', 'OPEN ALERTS', 'LAST RESULT'],
         page.items.map((s) => [s.key, `${s.family}:${s.variant}`, s.device_name, s.runtime, String(s.settings.threads ?? '-'), s.metrics.join(','), s.open_alerts, s.last_result_at])));
     }));
-  series.command('show <key>').description('one metric\'s history with change points and alerts')
+  series.command('show <key>').description('one metric\'s history: its changes (both directions), alerts, noise and what can be seen')
     .option('--metric <metric>', 'metric', 'latency_ms').option('--branch <branch>', 'branch (default: the baseline branch)').option('--limit <n>', 'newest results', '50')
     .action(env.wrap(async ({ api, json, print }, key: string, o: { metric: string; branch?: string; limit: string }) => {
       const q = new URLSearchParams({ limit: o.limit, ...(o.branch ? { branch: o.branch } : {}) });
       const h = await api.request<SeriesHistoryView>('GET', `/series/${encodeURIComponent(key)}/${encodeURIComponent(o.metric)}?${q.toString()}`);
       if (json) return print(h);
-      const cps = new Map(h.change_points.map((c) => [c.job_id, c]));
-      print(`${h.series.family}:${h.series.variant} on ${h.series.device_name}, ${h.metric} (${h.unit ?? '?'}, ${h.direction.replaceAll('_', ' ')}) on ${h.branch}\n` +
-        table(['AT', 'COMMIT', 'MEDIAN', '95% CI', 'VERDICT', 'FLAGS', 'CHANGE POINT', 'JOB'], h.points.map((p) => {
-          const cp = cps.get(p.job_id);
-          return [p.at, p.commit?.slice(0, 10), num(p.median), `[${num(p.ci_low)}, ${num(p.ci_high)}]`, p.verdict, p.flags.join(',') || null,
-            cp ? `${pct(cp.effect)} (p=${cp.p_value.toPrecision(2)})` : null, p.job_id];
-        })) + (h.alerts.length > 0 ? `\nalerts: ${h.alerts.map((a) => `${a.id} ${a.status} ${pct(a.effect)}`).join('; ')}` : ''));
+      const starts = new Map(h.changes.map((c) => [c.job_id, c]));
+      const lines = [`${h.series.family}:${h.series.variant} on ${h.series.device_name}, ${h.metric} (${h.unit ?? '?'}, ${h.direction.replaceAll('_', ' ')}) on ${h.branch}`];
+      if (h.watch) {
+        lines.push(`now: ${h.watch.level === null ? '-' : num(h.watch.level)} ${h.unit ?? ''} over the last ${h.watch.level_results} result(s)${h.watch.suspect_job_id ? ` — suspect since job ${h.watch.suspect_job_id}` : ''}`);
+        lines.push(`${h.watch.summary}`);
+      }
+      lines.push(table(['AT', 'COMMIT', 'MEDIAN', '95% CI', 'VERDICT', 'FLAGS', 'CHANGE STARTS', 'JOB'], h.points.map((p) => {
+        const c = starts.get(p.job_id);
+        return [p.at, p.commit?.slice(0, 10), num(p.median), `[${num(p.ci_low)}, ${num(p.ci_high)}]`, p.verdict, p.flags.join(',') || null,
+          c ? `${c.direction} ${pct(c.effect)} (${c.source}${c.source === 'ab' ? `, ${c.results} rounds` : ''})` : null, p.job_id];
+      })));
+      if (h.changes.length > 0) {
+        lines.push('changes:', table(['FOUND', 'DIRECTION', 'BEFORE → AFTER', 'CHANGE', 'INTERVAL', 'BY', 'EVIDENCE', 'ALERT'], h.changes.map((c) => [
+          c.detected_at, c.direction, `${num(c.before)} → ${num(c.after)}`, pct(c.effect), c.ci_low === null || c.ci_high === null ? null : `${pct(c.ci_low)} … ${pct(c.ci_high)}`,
+          c.source === 'ab' ? `A/B, ${c.results} rounds` : `history, ${c.results} result(s)`, `z ${c.z.toFixed(1)}`, c.alert_id])));
+      }
+      if (h.alerts.length > 0) lines.push(`alerts: ${h.alerts.map((a) => `${a.id} ${a.status} ${pct(a.effect)}${a.steps > 1 ? ` (${a.steps} steps)` : ''}`).join('; ')}`);
+      print(lines.join('\n'));
     }));
-  series.command('analyze <key>').description('look for change points now').action(env.wrap(async ({ api, json, print }, key: string) => {
-    const r = await api.request<{ results: { metric: string; branch: string; points: number; changePoints: number; alertOpened: string | null }[] }>('POST', `/series/${encodeURIComponent(key)}/analyze`);
+  series.command('analyze <key>').description('rebuild the change detector of a series from its stored history (e.g. after a policy change)').action(env.wrap(async ({ api, json, print }, key: string) => {
+    const r = await api.request<{ results: { metric: string; branch: string; results: number; changes: number }[] }>('POST', `/series/${encodeURIComponent(key)}/analyze`);
     if (json) return print(r);
-    print(table(['METRIC', 'BRANCH', 'RESULTS', 'CHANGE POINTS', 'ALERT OPENED'], r.results.map((x) => [x.metric, x.branch, x.points, x.changePoints, x.alertOpened])));
+    print(table(['METRIC', 'BRANCH', 'RESULTS', 'CHANGES'], r.results.map((x) => [x.metric, x.branch, x.results, x.changes])));
   }));
 
-  const policy = program.command('policy').description('per-metric regression policy: minimum effect and confirmation reruns');
+  const policy = program.command('policy').description('per-metric regression policy: minimum effect, false-alert budget, A/B rounds, reruns');
   policy.command('list').action(env.wrap(async ({ api, json, print }) => {
     const r = await api.request<{ items: PolicyView[] }>('GET', '/policies');
-    print(json ? r.items : table(['METRIC', 'MIN EFFECT', 'CONFIRM RERUNS', ''], r.items.map((p) => [p.metric, pct(p.min_effect).replace('+', ''), p.confirm_reruns, p.default ? 'built-in default' : ''])));
+    print(json ? r.items : table(['METRIC', 'MIN EFFECT', 'FALSE ALERTS', 'ALARM z', 'A/B ROUNDS', 'RERUNS', 'IMPROVEMENTS', ''], r.items.map((p) => [
+      p.metric, pct(p.min_effect).replace('+', ''), `${(p.false_alert_rate * 1000).toPrecision(2)} per 1,000 results`, p.alarm_z.toFixed(2), p.ab_rounds,
+      p.confirm_reruns, p.alert_on_improvement ? 'alert' : 'report', p.default ? 'built-in default' : ''])));
   }));
   policy.command('set <metric>').description('metric name, or * for the default of every metric')
-    .requiredOption('--min-effect <fraction>', 'smallest change that counts, e.g. 5% or 0.05')
-    .requiredOption('--reruns <n>', 'reruns that must confirm a suspected regression (0 = alert on the first)')
-    .action(env.wrap(async ({ api, json, print }, metric: string, o: { minEffect: string; reruns: string }) => {
+    .requiredOption('--min-effect <fraction>', 'smallest change that counts, e.g. 1% or 0.01')
+    .option('--reruns <n>', 'reruns of a suspect when an A/B test cannot tell it apart (same artifact); 0 = none', '2')
+    .option('--false-alerts <rate>', 'false changes allowed per result of an unchanged series, e.g. 1/1000 or 0.001', '1/1000')
+    .option('--ab-rounds <n>', 'round budget of an A/B confirmation of a suspect; 0 = no A/B confirmation', '64')
+    .option('--alert-on-improvement', 'improvements open alerts too (default: reported as changes, webhook series.changed)')
+    .action(env.wrap(async ({ api, json, print }, metric: string, o: { minEffect: string; reruns: string; falseAlerts: string; abRounds: string; alertOnImprovement?: boolean }) => {
       const reruns = Number(o.reruns);
       if (!Number.isInteger(reruns) || reruns < 0 || reruns > 5) throw new CliError(EXIT.usage, `--reruns must be an integer from 0 to 5, got ${o.reruns}`);
-      const p = await api.request<PolicyView>('PUT', `/policies/${encodeURIComponent(metric)}`, { json: { min_effect: parseFraction(o.minEffect, 'min-effect', 5), confirm_reruns: reruns } });
-      print(json ? p : `${p.metric}: min effect ${pct(p.min_effect).replace('+', '')}, ${p.confirm_reruns} confirmation rerun(s)`);
+      const abRounds = Number(o.abRounds);
+      if (!Number.isInteger(abRounds) || abRounds < 0 || abRounds > 100) throw new CliError(EXIT.usage, `--ab-rounds must be an integer from 0 to 100, got ${o.abRounds}`);
+      const rate = parseRate(o.falseAlerts);
+      const p = await api.request<PolicyView>('PUT', `/policies/${encodeURIComponent(metric)}`, { json: {
+        min_effect: parseFraction(o.minEffect, 'min-effect', 5), confirm_reruns: reruns, false_alert_rate: rate, ab_rounds: abRounds,
+        alert_on_improvement: o.alertOnImprovement === true,
+      } });
+      print(json ? p : `${p.metric}: min effect ${pct(p.min_effect).replace('+', '')}, ${(p.false_alert_rate * 1000).toPrecision(2)} false alerts per 1,000 results (alarm at z ${p.alarm_z.toFixed(2)}), ` +
+        `A/B confirmation up to ${p.ab_rounds} rounds, ${p.confirm_reruns} rerun(s), improvements ${p.alert_on_improvement ? 'alert' : 'are reported'}`);
     }));
   policy.command('reset <metric>').action(env.wrap(async ({ api, print }, metric: string) => {
     await api.request('DELETE', `/policies/${encodeURIComponent(metric)}`);
     print(`${metric}: back to the default policy`);
   }));
 
-  const webhook = program.command('webhook').description('webhooks: alert.opened, alert.resolved, run.finished, device.health_changed');
+  const webhook = program.command('webhook').description(`webhooks: ${WEBHOOK_EVENTS.join(', ')}`);
   webhook.command('add <url>').description('subscribe a URL; prints the signing secret once')
     .option('--events <list>', `comma-separated events (default: all of ${WEBHOOK_EVENTS.join(', ')})`)
     .option('--family <family>', 'only events about this model family').option('--device <name>', 'only events about this device')

@@ -16,7 +16,7 @@ function intOption(name: string, text: string, min: number): number {
 }
 
 export function resultsTable(run: RunView): string {
-  const rows = (run.jobs ?? []).map((j) => {
+  const rows = (run.jobs ?? []).filter((j) => !j.ab).map((j) => {
     const lat = j.measurements.find((m) => m.metric === 'latency_ms');
     const mem = j.measurements.find((m) => m.metric === 'peak_rss_mib');
     const energy = j.measurements.find((m) => m.metric === 'energy_mj');
@@ -29,23 +29,38 @@ export function resultsTable(run: RunView): string {
       j.error ? `${j.error.code}: ${j.error.message}` : null,
     ];
   });
-  return table(['DEVICE', 'STATUS', 'MEDIAN ms', 'P90 ms', 'P99 ms', 'MEAN ± 95% CI', 'MEDIAN 95% CI', 'N', 'PEAK MEM', 'ENERGY/INF', 'FLAGS', 'VS BASELINE', 'ERROR'], rows);
+  const plain = rows.length > 0 ? table(['DEVICE', 'STATUS', 'MEDIAN ms', 'P90 ms', 'P99 ms', 'MEAN ± 95% CI', 'MEDIAN 95% CI', 'N', 'PEAK MEM', 'ENERGY/INF', 'FLAGS', 'VS BASELINE', 'ERROR'], rows) : '';
+  const hints = (run.jobs ?? []).flatMap((j) => j.verdicts.filter((v) => v.hint && v.verdict !== 'pass').map((v) => `  ${j.device_name} ${v.metric}: ${v.hint}`));
+  return [plain, hints.length > 0 ? hints.join('\n') : '', abTable(run)].filter(Boolean).join('\n');
+}
+
+const pct = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
+
+/** The run's paired A/B tests: per device, candidate against baseline with the interval. */
+export function abTable(run: RunView): string {
+  const tests = run.ab_tests ?? [];
+  if (tests.length === 0) return '';
+  return `A/B (baseline A ${tests[0]!.baseline_sha256.slice(0, 12)} against candidate B ${tests[0]!.candidate_sha256.slice(0, 12)}):\n` + table(
+    ['DEVICE', 'PURPOSE', 'METRIC', 'STATUS', 'ROUNDS', 'B vs A', 'INTERVAL', 'NOISE/ROUND', 'REASON'],
+    tests.map((t) => [t.device_name, t.purpose, t.metric, t.status, `${t.rounds}/${t.max_rounds}${t.failed_rounds ? ` (+${t.failed_rounds} failed)` : ''}`, pct(t.estimate),
+      t.ci_low === null || t.ci_high === null ? null : `${pct(t.ci_low)} … ${pct(t.ci_high)}`, t.noise === null ? null : `${(t.noise * 100).toFixed(1)}%`, t.reason]));
 }
 
 /** The latency verdict (or the worst other one): e.g. "regression +5.2% (p=0.001, 30 results)". */
 export function verdictText(j: JobView): string | null {
-  const rank = { regression: 0, improvement: 1, pass: 2, insufficient_baseline: 3 } as const;
+  const rank = { regression: 0, improvement: 1, too_noisy: 2, pass: 3, insufficient_baseline: 4 } as const;
   const v = [...j.verdicts].sort((a, b) => (a.metric === 'latency_ms' ? -1 : 0) - (b.metric === 'latency_ms' ? -1 : 0) || rank[a.verdict] - rank[b.verdict])[0];
   if (!v) return null;
   if (v.verdict === 'insufficient_baseline') return `no baseline yet (${v.baseline_results} results)`;
-  const pct = v.effect === null ? '' : ` ${v.effect >= 0 ? '+' : ''}${(v.effect * 100).toFixed(1)}%`;
-  const confirmation = j.confirms_job_id ? '' : v.confirmation === 'confirmed' ? ' confirmed' : v.confirmation === 'not_confirmed' ? ' not confirmed by rerun' : v.confirmation === 'pending' ? ' (rerunning)' : '';
-  return `${v.metric === 'latency_ms' ? '' : `${v.metric} `}${v.verdict}${pct}${confirmation} (p=${v.p_value === null ? '-' : v.p_value.toPrecision(2)}, ${v.baseline_results} results)`;
+  const change = v.effect === null ? '' : ` ${pct(v.effect)}`;
+  const by = v.confirmed_by === 'ab' ? ' by A/B' : v.confirmed_by === 'history' ? ' by history' : v.confirmed_by === 'rerun' ? ' by reruns' : '';
+  const confirmation = j.confirms_job_id || v.verdict === 'pass' || v.verdict === 'too_noisy' ? '' : v.confirmation === 'confirmed' ? ` confirmed${by}` : v.confirmation === 'not_confirmed' ? ` not confirmed${by}` : v.confirmation === 'pending' ? ' (confirming)' : ' (suspect)';
+  return `${v.metric === 'latency_ms' ? '' : `${v.metric} `}${v.verdict.replace('_', ' ')}${change}${confirmation} (z=${v.z === null ? '-' : v.z.toFixed(1)}, ${v.baseline_results} results)`;
 }
 
 function describeJob(j: JobView): string {
   const p = j.progress;
-  const bits = [`${j.device_name}: ${j.status}`];
+  const bits = [`${j.device_name}${j.ab ? ` A/B round ${j.ab.round} ${j.ab.arm}` : ''}: ${j.status}`];
   if (j.attempt > 1 || (j.status === 'queued' && j.attempt > 0)) bits.push(`attempt ${j.attempt}/${j.max_attempts}`);
   if (p && (j.status === 'running' || j.status === 'assigned')) bits.push(p.total > 0 && p.phase !== 'fetching' ? `${p.phase} ${p.done}/${p.total}` : p.phase);
   if (j.error && j.status !== 'succeeded') bits.push(`(${j.error.code})`);
@@ -57,12 +72,15 @@ export async function waitForRun(api: ApiClient, runId: string, io: Io, timeoutM
   let last = '';
   for (;;) {
     const run = await api.request<RunView>('GET', `/runs/${runId}`);
-    const line = (run.jobs ?? []).map(describeJob).join('; ');
+    // A/B runs: the jobs not yet ended and each test's progress, not every past round.
+    const jobs = (run.jobs ?? []).filter((j) => !j.ab || !TERMINAL_JOB_STATUSES.includes(j.status));
+    const tests = (run.ab_tests ?? []).map((t) => `${t.device_name} A/B ${t.status} after ${t.rounds} round(s)${t.estimate === null ? '' : ` (B vs A ${pct(t.estimate)})`}`);
+    const line = [...jobs.map(describeJob), ...tests].join('; ');
     if (line !== last) {
       io.progress(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${line}`);
       last = line;
     }
-    if ((run.jobs ?? []).every((j) => TERMINAL_JOB_STATUSES.includes(j.status))) return run;
+    if ((run.jobs ?? []).every((j) => TERMINAL_JOB_STATUSES.includes(j.status)) && (run.ab_tests ?? []).every((t) => t.status !== 'running')) return run;
     if (Date.now() - started > timeoutMs) throw new CliError(EXIT.waitTimeout, `run ${runId} did not finish within ${timeoutMs / 1000}s (still ${run.status}); see benchfleet run show ${runId}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -89,8 +107,12 @@ function finish(run: RunView, io: Io, o: FinishOptions = {}): void {
   if (o.failOnRegression && regressions.length > 0) {
     throw new CliError(EXIT.regression, `confirmed regression against the ${(run.jobs?.[0]?.verdicts[0]?.baseline_branch) ?? 'main'} baseline: ${regressions.join('; ')}`);
   }
-  if (run.status !== 'succeeded') {
-    const failed = (run.jobs ?? []).find((j) => j.status !== 'succeeded');
+  const abFailed = (run.ab_tests ?? []).find((t) => t.status === 'failed');
+  if (abFailed) throw new CliError(EXIT.runFailed, `A/B test on ${abFailed.device_name} failed: ${abFailed.reason ?? 'no reason'}`);
+  // A decided A/B test cancels the rounds it no longer needs: those are not failures.
+  const unfinished = (run.jobs ?? []).filter((j) => j.status !== 'succeeded' && !(j.ab && j.status === 'canceled' && (run.ab_tests ?? []).some((t) => t.id === j.ab!.test_id && t.status !== 'canceled')));
+  if (run.status !== 'succeeded' && unfinished.length > 0) {
+    const failed = unfinished[0];
     const reason = failed ? `${failed.device_name}: ${failed.status}${failed.error ? ` (${failed.error.code}: ${failed.error.message})` : ''}` : run.status;
     throw new CliError(EXIT.runFailed, `run ${run.id} ${run.status}: ${reason}`);
   }
@@ -100,6 +122,7 @@ interface SubmitOptions {
   model: string; device: string; runtime: string; warmup: string; iterations: string; minDuration: string; threads: string;
   seed: string; timeout: string; maxAttempts: string; inputShape?: string[]; inputFill?: string[]; inputFile?: string[];
   branch?: string; commit?: string; repo?: string; pr?: string; wait?: boolean; waitTimeout: string; failOnRegression?: boolean; baselineBranch: string; summary?: string; junit?: string;
+  ab?: string; abRounds: string; abMetric: string; abSpacing: string;
 }
 
 export function registerRunCommands(program: Command, env: CommandEnv): void {
@@ -127,6 +150,10 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
     .option('--summary <file>', 'with --wait: write the markdown summary to a file (e.g. $GITHUB_STEP_SUMMARY)')
     .option('--junit <file>', 'with --wait: write JUnit XML (one case per device and metric)')
     .option('--baseline-branch <branch>', 'branch whose results form the baseline', 'main')
+    .option('--ab <baseline-ref>', 'paired A/B: run this baseline model (sha256 or family:variant) and --model back to back in rounds on each device, and report the change with its interval')
+    .option('--ab-rounds <n>', 'with --ab: most rounds per device (fewer when the answer is clear sooner)', '20')
+    .option('--ab-metric <metric>', 'with --ab: the metric decided on', 'latency_ms')
+    .option('--ab-spacing <duration>', 'with --ab: pause between rounds (e.g. 1m), so a passing disturbance cannot touch two rounds', '0s')
     .option('--wait-timeout <duration>', 'give up waiting after this long (exit 5)', '2h')
     .action(env.wrap(async (io, o: SubmitOptions) => {
       let inputs;
@@ -144,15 +171,28 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
         throw new CliError(EXIT.usage, (err as Error).message);
       }
       const git = Object.fromEntries(Object.entries({ branch: o.branch, commit: o.commit, repository: o.repo, pull_request: o.pr, baseline_branch: o.baselineBranch }).filter(([, v]) => v !== undefined));
+      let ab: CreateRunBody['ab'];
+      if (o.ab) {
+        let spacing: number;
+        try {
+          spacing = parseDuration(o.abSpacing);
+        } catch (err) {
+          throw new CliError(EXIT.usage, (err as Error).message);
+        }
+        const rounds = intOption('ab-rounds', o.abRounds, 4);
+        if (rounds > 100) throw new CliError(EXIT.usage, `--ab-rounds must be at most 100, got ${o.abRounds}`);
+        ab = { baseline: o.ab, rounds, metric: o.abMetric, spacing_minutes: spacing / 60_000 };
+      }
       const body: CreateRunBody = {
-        model: o.model, device: o.device, runtime: o.runtime as 'onnxruntime', max_attempts: intOption('max-attempts', o.maxAttempts, 1), git,
+        model: o.model, device: o.device, runtime: o.runtime as 'onnxruntime', max_attempts: intOption('max-attempts', o.maxAttempts, 1), git, ...(ab ? { ab } : {}),
         settings: {
           warmup: intOption('warmup', o.warmup, 0), iterations: intOption('iterations', o.iterations, 1), min_duration_ms: minDuration,
           threads: intOption('threads', o.threads, 1), seed: intOption('seed', o.seed, 0), timeout_ms: timeout, inputs,
         },
       };
       const created = await io.api.request<RunView>('POST', '/runs', { json: body });
-      io.progress(`run ${created.id}: ${created.model.family}:${created.model.variant} → ${created.jobs?.map((j) => j.device_name).join(', ')}`);
+      io.progress(`run ${created.id}: ${created.model.family}:${created.model.variant} → ${[...new Set(created.jobs?.map((j) => j.device_name))].join(', ')}` +
+        (ab ? ` (A/B against ${o.ab}, up to ${ab.rounds} rounds per device)` : ''));
       if (!o.wait) {
         if (o.failOnRegression || o.summary || o.junit) io.progress('note: --fail-on-regression, --summary and --junit need --wait');
         return io.print(io.json ? created : created.id);

@@ -21,9 +21,11 @@ export function dispatch(ctx: ServerContext, sessions: Map<string, AgentSession>
     for (const device of devices) {
       const claimed = claimNextJob(ctx.db, device.id, agentId, ctx.now(), ctx.policy);
       if (!claimed) continue;
+      // A job may run another model than its run's (the baseline arm of an A/B test).
       const run = ctx.db.prepare(
-        `SELECT r.id, r.runtime, r.settings, m.sha256, m.format, m.size_bytes, m.family FROM runs r JOIN models m ON m.sha256 = r.model_sha256 WHERE r.id = ?`,
-      ).get(claimed.run_id) as { id: string; runtime: string; settings: string; sha256: string; format: string; size_bytes: number; family: string };
+        `SELECT r.id, r.runtime, r.settings, m.sha256, m.format, m.size_bytes, m.family FROM jobs j JOIN runs r ON r.id = j.run_id
+         JOIN models m ON m.sha256 = COALESCE(j.model_sha256, r.model_sha256) WHERE j.id = ?`,
+      ).get(claimed.id) as { id: string; runtime: string; settings: string; sha256: string; format: string; size_bytes: number; family: string };
       const reference = run.format === 'onnx' ? referenceForJob(ctx.db, run.family) : null;
       const job: JobAssignment = {
         job_id: claimed.id, attempt: claimed.attempt, run_id: run.id, device_serial: device.serial, runtime: run.runtime,

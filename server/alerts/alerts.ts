@@ -1,8 +1,9 @@
 // Alerts: open → acknowledged → resolved. One unresolved alert per series, metric and branch
-// (a partial unique index). Opened by a confirmed gate regression or by a change point on the
-// baseline branch, unless the series is muted; resolved by hand or automatically when a result
-// of the series is back within the minimum effect of the alert's baseline. Opening and
-// resolving queue the `alert.opened` / `alert.resolved` webhooks in the same transaction.
+// (a partial unique index). Opened by a change the detector found on the baseline branch (or an
+// A/B confirmation), unless the series is muted; a further change while it is open updates it
+// (`alert.updated`: the level now, the total change, one more step); it resolves by hand, or when
+// a later change — evidence, never one lucky result — brings the series back within the minimum
+// effect of the alert's baseline. Every transition queues its webhook in the same transaction.
 import type { Db } from '../db/open.js';
 import type { AlertSeverity, AlertView, MuteView } from '../../protocol/alerts.js';
 import type { Page } from '../../protocol/api.js';
@@ -20,7 +21,7 @@ export function severityOf(effect: number): AlertSeverity {
 }
 
 export interface OpenAlertInput {
-  seriesKey: string; metric: string; branch: string; kind: 'gate' | 'change_point';
+  seriesKey: string; metric: string; branch: string; kind: 'change' | 'ab';
   effect: number; baselineMedian: number; currentMedian: number; jobId: string;
 }
 
@@ -40,18 +41,18 @@ export function openAlert(db: Db, input: OpenAlertInput, now: number): string | 
     .get(input.jobId) as { c: string | null } | undefined)?.c ?? null;
   const id = randomId('alr');
   db.prepare(
-    `INSERT INTO alerts (id, series_key, metric, branch, kind, status, severity, effect, baseline_median, current_median, job_id, commit_sha, opened_at)
-     VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO alerts (id, series_key, metric, branch, kind, status, severity, effect, baseline_median, current_median, job_id, commit_sha, opened_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(id, input.seriesKey, input.metric, input.branch, input.kind, severityOf(input.effect), input.effect,
-    input.baselineMedian, input.currentMedian, input.jobId, commit, now);
+    input.baselineMedian, input.currentMedian, input.jobId, commit, now, now);
   const view = getAlert(db, id, now)!;
   emitEvent(db, 'alert.opened', { alert: view }, { family: view.family, devices: [view.device_name], metric: view.metric }, now);
   return id;
 }
 
 export function resolveAlert(db: Db, id: string, reason: string, jobId: string | null, now: number): boolean {
-  const changed = db.prepare(`UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_reason = ?, resolved_job_id = ?
-                              WHERE id = ? AND status != 'resolved'`).run(now, reason, jobId, id).changes > 0;
+  const changed = db.prepare(`UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_reason = ?, resolved_job_id = ?, updated_at = ?
+                              WHERE id = ? AND status != 'resolved'`).run(now, reason, jobId, now, id).changes > 0;
   if (changed) {
     const view = getAlert(db, id, now)!;
     emitEvent(db, 'alert.resolved', { alert: view }, { family: view.family, devices: [view.device_name], metric: view.metric }, now);
@@ -68,18 +69,18 @@ export function acknowledgeAlert(db: Db, id: string, by: string, now: number): A
   return getAlert(db, id, now)!;
 }
 
-/**
- * A new result of a series on a branch: resolves the unresolved alert of that series and metric
- * when the result's median is back within `minEffect` of the alert's baseline median.
- */
-export function resolveIfRecovered(db: Db, seriesKey: string, metric: string, branch: string, median: number,
-  direction: 'lower_is_better' | 'higher_is_better', minEffect: number, jobId: string, now: number): boolean {
-  const alert = db.prepare(`SELECT id, baseline_median FROM alerts WHERE series_key = ? AND metric = ? AND branch = ? AND status != 'resolved'`)
+/** The unresolved alert of a series, metric and branch, if any. */
+export function unresolvedAlert(db: Db, seriesKey: string, metric: string, branch: string): { id: string; baseline_median: number } | undefined {
+  return db.prepare(`SELECT id, baseline_median FROM alerts WHERE series_key = ? AND metric = ? AND branch = ? AND status != 'resolved'`)
     .get(seriesKey, metric, branch) as { id: string; baseline_median: number } | undefined;
-  if (!alert || alert.baseline_median === 0) return false;
-  const worse = (direction === 'lower_is_better' ? median - alert.baseline_median : alert.baseline_median - median) / Math.abs(alert.baseline_median);
-  if (worse >= minEffect) return false;
-  return resolveAlert(db, alert.id, 'returned to baseline', jobId, now);
+}
+
+/** A further change while an alert is open: the level now, the total change against its baseline, one more step. */
+export function updateAlert(db: Db, id: string, effect: number, currentMedian: number, now: number): void {
+  db.prepare(`UPDATE alerts SET effect = ?, current_median = ?, severity = ?, steps = steps + 1, updated_at = ? WHERE id = ? AND status != 'resolved'`)
+    .run(effect, currentMedian, severityOf(effect), now, id);
+  const view = getAlert(db, id, now)!;
+  emitEvent(db, 'alert.updated', { alert: view }, { family: view.family, devices: [view.device_name], metric: view.metric }, now);
 }
 
 const ALERT_SELECT = `
@@ -88,7 +89,7 @@ const ALERT_SELECT = `
   FROM alerts a JOIN series s ON s.key = a.series_key JOIN devices d ON d.id = s.device_id JOIN jobs j ON j.id = a.job_id`;
 
 interface AlertRow {
-  _rowid: number; id: string; series_key: string; metric: string; branch: string; kind: 'gate' | 'change_point';
+  _rowid: number; id: string; series_key: string; metric: string; branch: string; kind: AlertView['kind']; steps: number; updated_at: number;
   status: AlertView['status']; severity: AlertSeverity; effect: number; baseline_median: number; current_median: number;
   job_id: string; run_id: string; commit_sha: string | null; opened_at: number; acknowledged_at: number | null;
   acknowledged_by: string | null; resolved_at: number | null; resolved_reason: string | null;
@@ -101,7 +102,7 @@ function toAlertView(r: AlertRow): AlertView {
     branch: r.branch, kind: r.kind, status: r.status, severity: r.severity, effect: r.effect, baseline_median: r.baseline_median,
     current_median: r.current_median, job_id: r.job_id, run_id: r.run_id, commit: r.commit_sha, opened_at: iso(r.opened_at)!,
     acknowledged_at: iso(r.acknowledged_at), acknowledged_by: r.acknowledged_by, resolved_at: iso(r.resolved_at),
-    resolved_reason: r.resolved_reason, muted_until: iso(r.muted_until),
+    resolved_reason: r.resolved_reason, muted_until: iso(r.muted_until), steps: r.steps, updated_at: iso(r.updated_at)!,
   };
 }
 

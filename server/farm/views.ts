@@ -7,7 +7,7 @@ import type { DeviceHealth, DeviceState, GitMeta, JobStatus, RunSettings, RunSta
 import type { JobErrorCode } from '../../protocol/errors.js';
 import { pageOf } from '../http/paging.js';
 import { decodeSamples } from '../stats/summary.js';
-import { confirmationState } from '../regression/series.js';
+import { abTestsOfRun } from '../regression/ab.js';
 import type { ModelStore } from '../models/store.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -103,16 +103,18 @@ export function getRun(db: Db, models: ModelStore, id: string): RunView | null {
   const row = db.prepare('SELECT rowid AS _rowid, * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
   if (!row) return null;
   const jobs = (db.prepare(`${JOB_SELECT} WHERE j.run_id = ? ORDER BY d.name, j.created_at, j.rowid`).all(id) as JobRow[]).map((j) => toJobView(db, j));
-  return { ...toRunView(db, models, row), jobs };
+  return { ...toRunView(db, models, row), jobs, ab_tests: abTestsOfRun(db, id) };
 }
 
-const JOB_SELECT = `SELECT j.*, d.name AS device_name, (SELECT series_key FROM measurements m WHERE m.job_id = j.id LIMIT 1) AS series_key
+const JOB_SELECT = `SELECT j.*, d.name AS device_name, (SELECT series_key FROM measurements m WHERE m.job_id = j.id LIMIT 1) AS series_key,
+    (SELECT model_sha256 FROM runs r WHERE r.id = j.run_id) AS run_model_sha256
   FROM jobs j JOIN devices d ON d.id = j.device_id`;
 
 interface JobRow {
   id: string; run_id: string; device_id: string; device_name: string; status: JobStatus; attempt: number; max_attempts: number;
   error_code: string | null; error_message: string | null; progress: string | null; environment: string | null; operators: string | null;
-  confirms_job_id: string | null; series_key: string | null;
+  confirms_job_id: string | null; series_key: string | null; ab_test_id: string | null; ab_round: number | null; ab_arm: 'A' | 'B' | null;
+  model_sha256: string | null; run_model_sha256: string;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
 
@@ -128,11 +130,14 @@ function toJobView(db: Db, row: JobRow): JobView {
     progress: row.progress ? (JSON.parse(row.progress) as JobView['progress']) : null,
     environment: row.environment ? (JSON.parse(row.environment) as Record<string, unknown>) : null,
     operators: row.operators ? (JSON.parse(row.operators) as JobView['operators']) : null,
-    verdicts: (db.prepare(
-      `SELECT metric, verdict, p_value, effect, ci_low, ci_high, baseline_median, candidate_median, baseline_results, baseline_branch
+    verdicts: db.prepare(
+      `SELECT metric, verdict, p_value, effect, ci_low, ci_high, baseline_median, candidate_median, baseline_results, baseline_branch,
+         confirmation, confirmed_by, z, noise, detectable, hint
        FROM verdicts WHERE job_id = ? ORDER BY metric`,
-    ).all(row.id) as Omit<VerdictView, 'confirmation'>[]).map((v) => ({ ...v, confirmation: confirmationState(db, row.confirms_job_id ?? row.id, v.metric) })),
+    ).all(row.id) as VerdictView[],
     confirms_job_id: row.confirms_job_id,
+    ab: row.ab_test_id && row.ab_round !== null && row.ab_arm
+      ? { test_id: row.ab_test_id, round: row.ab_round, arm: row.ab_arm, model_sha256: row.model_sha256 ?? row.run_model_sha256 } : null,
     series_key: row.series_key,
     created_at: iso(row.created_at)!, started_at: iso(row.started_at), finished_at: iso(row.finished_at), measurements,
   };

@@ -5,7 +5,7 @@ import type { Db } from '../db/open.js';
 import { JOB_ERROR_CODES, type JobError, type JobErrorCode } from '../../protocol/errors.js';
 import type { OperatorStat, SampleSet } from '../../protocol/agent-messages.js';
 import { encodeSamples, summarize } from '../stats/summary.js';
-import { judgeJob } from '../regression/series.js';
+import { jobEndedWithoutResult, judgeJob } from '../regression/series.js';
 import { deviceHealthChanged } from '../webhooks/events.js';
 import { runFinished } from '../webhooks/run-finished.js';
 
@@ -182,6 +182,8 @@ export function failJob(db: Db, ref: JobRef, agentId: string | null, now: number
       return same ? 'duplicate' : 'stale';
     }
     if (JOB_ERROR_CODES[code].deviceFault) noteDeviceFault(db, ref.job_id, error, policy, now);
+    const ended = db.prepare(`SELECT 1 FROM jobs WHERE id = ? AND status IN ('failed', 'canceled', 'timed_out')`).get(ref.job_id);
+    if (ended) jobEndedWithoutResult(db, ref.job_id, now);
     refreshRunStatus(db, jobRunId(db, ref.job_id), now);
     return 'accepted';
   }).immediate();
@@ -233,6 +235,7 @@ export function reapExpiredLeases(db: Db, now: number, policy: QueuePolicy): Rea
          RETURNING id, run_id, status, attempt, NULL AS lease_owner`,
       )
       .all({ now, base: policy.backoffBaseMs, max: policy.backoffMaxMs }) as ReapedJob[];
+    for (const job of expired) if (job.status === 'failed') jobEndedWithoutResult(db, job.id, now);
     for (const runId of new Set(expired.map((j) => j.run_id))) refreshRunStatus(db, runId, now);
     return [...timedOut.map((j) => ({ ...j, status: 'timed_out' })), ...expired];
   }).immediate();
@@ -244,11 +247,12 @@ export function cancelRun(db: Db, runId: string, now: number): ReapedJob[] {
     const active = db
       .prepare(`SELECT id, run_id, status, attempt, lease_owner FROM jobs WHERE run_id = ? AND status IN ('assigned', 'running')`)
       .all(runId) as ReapedJob[];
-    db.prepare(
+    const ended = db.prepare(
       `UPDATE jobs SET status = 'canceled', finished_at = @now, lease_owner = NULL, lease_expires_at = NULL, progress = NULL,
          error_code = 'canceled', error_message = 'canceled by a user'
-       WHERE run_id = @run AND status IN ('queued', 'assigned', 'running')`,
-    ).run({ run: runId, now });
+       WHERE run_id = @run AND status IN ('queued', 'assigned', 'running') RETURNING id`,
+    ).all({ run: runId, now }) as { id: string }[];
+    for (const job of ended) jobEndedWithoutResult(db, job.id, now);
     refreshRunStatus(db, runId, now);
     return active;
   }).immediate();

@@ -12,6 +12,8 @@ import type { z } from 'zod';
 import { refreshRunStatus } from './jobs.js';
 import fs from 'node:fs';
 import { ElfError, fitProblems, parseElf } from '../models/elf.js';
+import { startAbTest } from '../regression/ab.js';
+import { policyFor } from '../regression/policy.js';
 
 /**
  * Fit check for MCU firmware: the image's flash (text + data) and RAM (data + bss) needs against
@@ -81,6 +83,13 @@ export function createRun(db: Db, models: ModelStore, body: CreateRun, createdBy
     throw new BenchfleetError('no_matching_device', `no online, healthy device with ${body.runtime} matches "${body.device}"; devices: ${known}`);
   }
   if (model.format === 'elf') fitCheck(models.pathOf(model.sha256), chosen);
+  const baseline = body.ab ? models.resolve(body.ab.baseline) : null;
+  if (body.ab) {
+    if (!baseline) throw new BenchfleetError('not_found', `no model ${body.ab.baseline} to A/B against; push it first (benchfleet model push)`);
+    if (!formats.includes(baseline.format)) throw new BenchfleetError('unsupported_format', `runtime ${body.runtime} cannot run the baseline ${baseline.format} model`);
+    if (baseline.sha256 === model.sha256) throw new BenchfleetError('validation_failed', `the baseline ${body.ab.baseline} is the same model (${model.sha256.slice(0, 12)}): nothing to compare`);
+    if (model.format === 'elf') fitCheck(models.pathOf(baseline.sha256), chosen);
+  }
   const runId = ids('run');
   db.transaction(() => {
     db.prepare(
@@ -90,7 +99,17 @@ export function createRun(db: Db, models: ModelStore, body: CreateRun, createdBy
     const insertJob = db.prepare(
       `INSERT INTO jobs (id, run_id, device_id, max_attempts, timeout_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
     );
-    for (const d of chosen) insertJob.run(ids('job'), runId, d.id, body.max_attempts, body.settings.timeout_ms, now);
+    if (body.ab && baseline) {
+      // A paired A/B test per device instead of plain jobs: rounds of baseline and candidate, back to back.
+      const minEffect = policyFor(db, body.ab.metric).minEffect;
+      for (const d of chosen) {
+        startAbTest(db, {
+          runId, deviceId: d.id, purpose: 'gate', seriesKey: null, metric: body.ab.metric, branch: body.git.branch ?? null, triggerJobId: null, startJobId: null,
+          baselineSha: baseline.sha256, candidateSha: model.sha256, direction: null, maxRounds: body.ab.rounds, minEffect,
+          spacingMs: Math.round(body.ab.spacing_minutes * 60_000), maxAttempts: body.max_attempts, timeoutMs: body.settings.timeout_ms,
+        }, now);
+      }
+    } else for (const d of chosen) insertJob.run(ids('job'), runId, d.id, body.max_attempts, body.settings.timeout_ms, now);
     refreshRunStatus(db, runId, now);
   })();
   return runId;

@@ -20,7 +20,8 @@
 // revert or a second step is measured against the level that holds now.
 //
 // A weaker threshold marks a result *suspect*: worth an active A/B confirmation (ab.ts) before the
-// history alone can tell.
+// history alone can tell — either the window's evidence passes it, or the newest result alone
+// (unclipped: one result can never alarm, but a result three times slower is worth a look).
 //
 // The state is small and JSON-serializable (the last `keep` results), so the server keeps it per
 // series, metric and branch and updates it in O(window) per result; replaying a history through
@@ -112,6 +113,11 @@ export interface Evidence {
   /** Relative change of this one result against the current level, and its own score. */
   lastChange: number;
   lastZ: number;
+  /** The level the newest result was compared with (value units). */
+  lastBefore: number;
+  /** Standard errors (log units) of the window's change and of the newest result's change. */
+  se: number;
+  lastSe: number;
 }
 
 export interface DetectedChange {
@@ -134,13 +140,15 @@ export interface StepOutcome {
   evidence: Evidence | null;
   change: DetectedChange | null;
   suspect: boolean;
+  /** What made the result suspect: the strongest window's evidence, or the newest result alone. */
+  suspectBy: 'window' | 'last' | null;
 }
 
 export const KEEP = 128;
 
 /**
- * Defaults, chosen with bench/regression-quality.ts on labelled corpora (several seeds and noise
- * mixes, docs/benchmarks.md). zAlarm is thresholdFor(0.001): at most about 1 false change per
+ * Defaults, chosen with bench/detector-sweep.ts on labelled corpora (several seeds and noise
+ * mixes) and checked through the server with bench/regression-quality.ts (docs/benchmarks.md). zAlarm is thresholdFor(0.001): at most about 1 false change per
  * 1,000 results of a series without change.
  */
 export const DETECTOR_DEFAULTS: Readonly<DetectorSettings> = {
@@ -353,8 +361,8 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
   const n = state.xs.length;
   const offset = state.count - n;
   const levelFirst = Math.max(0, state.levelStart - offset); // index into xs of the level's first result
-  let best: { t: number; m: number; delta: number; ref: number; df: number; test: 'mean' | 'consistent' } | null = null;
-  let last: { t: number; delta: number; df: number } | null = null;
+  let best: { t: number; m: number; delta: number; ref: number; df: number; test: 'mean' | 'consistent'; se: number } | null = null;
+  let last: { t: number; delta: number; df: number; ref: number; se: number } | null = null;
   const a = new Float64Array(settings.maxWindow + settings.referenceWindow);
   for (let m = 1; m <= settings.maxWindow; m++) {
     const windowFirst = n - m;
@@ -388,7 +396,7 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
     const t = delta / se;
     if (m === 1) {
       const raw = state.xs[n - 1]! - mu;
-      last = { t: raw / se, delta: raw, df: noise.df };
+      last = { t: raw / se, delta: raw, df: noise.df, ref: mu, se };
     }
     // A step is sudden: the window must also differ from the few results just before it, where
     // slow drift has had no time to move the level (drift alone fails this; a step passes it).
@@ -399,7 +407,7 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
       const v = contrastVariance(state.ws, vars, vAt, localFirst, windowFirst, n, a);
       return sign * (windowLevel - localLevel) / Math.sqrt(Math.max(v, 1e-300) * 1.05) >= settings.zLocal;
     };
-    if ((!best || Math.abs(t) > Math.abs(best.t)) && local(mu + delta, Math.sign(t))) best = { t, m, delta, ref: mu, df: noise.df, test: 'mean' };
+    if ((!best || Math.abs(t) > Math.abs(best.t)) && local(mu + delta, Math.sign(t))) best = { t, m, delta, ref: mu, df: noise.df, test: 'mean', se };
     // A consistent window: every result on the same side, each at least |r| from the reference.
     // Clipping caps what one result can say, so a large step would need many results to pass;
     // instead, P(all m beyond x) = P(one beyond x)^m under no change. Windows shorter than what
@@ -438,21 +446,41 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
         const z = -normalQuantile(p / 2);
         const tEquivalent = sign * z;
         if ((!best || (Math.abs(tEquivalent) > Math.abs(best.t) && z > Math.abs(equivalentZ(best.t, best.df)))) && local(mu + medianOf(raw), sign)) {
-          best = { t: tEquivalent, m, delta: medianOf(raw), ref: mu, df: Infinity, test: 'consistent' };
+          best = { t: tEquivalent, m, delta: medianOf(raw), ref: mu, df: Infinity, test: 'consistent', se: Math.sqrt(Math.max(contrastVariance(state.ws, vars, vAt, refFirst, windowFirst, n, a), 1e-300) * 1.05) };
         }
       }
     }
   }
-  if (!last) return null;
+  if (!last) {
+    // A young level (a change was just reported): too few results to test windows against, but
+    // the newest result is still compared with the level's results so far (never an alarm).
+    const levelCount = n - 1 - levelFirst;
+    if (levelFirst === 0 || levelCount < 1) return null;
+    const noise = noiseBefore(state, n - 1, settings);
+    if (noise.df === 0) return null;
+    const tau2 = noise.tauLong * noise.tauLong;
+    const vars = state.ws.map((w) => tau2 + w);
+    const V = noise.variogram;
+    const vAt = (k: number): number => V[Math.min(k, V.length - 1)]!;
+    const mu = huberMean(state.xs.slice(levelFirst, n - 1), vars.slice(levelFirst, n - 1), clipFor(noise, settings));
+    const se = Math.sqrt(Math.max(contrastVariance(state.ws, vars, vAt, levelFirst, n - 1, n, a), 1e-300) * 1.05);
+    const raw = state.xs[n - 1]! - mu;
+    return {
+      z: 0, window: 1, test: 'mean', change: 0, before: Math.exp(mu), after: Math.exp(mu), se,
+      lastChange: Math.expm1(raw), lastZ: equivalentZ(raw / se, noise.df), lastBefore: Math.exp(mu), lastSe: se,
+    };
+  }
   if (!best) {
     // No window passes the local test: no evidence of a step (report the newest result's own change).
-    const ref = Math.log(Math.exp(state.xs[n - 1]!) / (1 + Math.expm1(last.delta)));
-    return { z: 0, window: 1, test: 'mean', change: 0, before: Math.exp(ref), after: Math.exp(ref), lastChange: Math.expm1(last.delta), lastZ: equivalentZ(last.t, last.df) };
+    return {
+      z: 0, window: 1, test: 'mean', change: 0, before: Math.exp(last.ref), after: Math.exp(last.ref), se: last.se,
+      lastChange: Math.expm1(last.delta), lastZ: equivalentZ(last.t, last.df), lastBefore: Math.exp(last.ref), lastSe: last.se,
+    };
   }
   return {
     z: equivalentZ(best.t, best.df), window: best.m, test: best.test, change: Math.expm1(best.delta),
-    before: Math.exp(best.ref), after: Math.exp(best.ref + best.delta),
-    lastChange: Math.expm1(last.delta), lastZ: equivalentZ(last.t, last.df),
+    before: Math.exp(best.ref), after: Math.exp(best.ref + best.delta), se: best.se,
+    lastChange: Math.expm1(last.delta), lastZ: equivalentZ(last.t, last.df), lastBefore: Math.exp(last.ref), lastSe: last.se,
   };
 }
 
@@ -473,7 +501,7 @@ export function stepDetector(prev: DetectorState, value: number, withinVar: numb
   const noise = noiseBefore(state, state.xs.length - 1, settings);
   const evidence = evidenceOf(state, settings);
   let change: DetectedChange | null = null;
-  let suspect = false;
+  let suspectBy: StepOutcome['suspectBy'] = null;
   if (evidence) {
     const big = Math.abs(Math.log1p(evidence.change)) >= Math.log1p(settings.minEffect);
     if (big && Math.abs(evidence.z) >= settings.zAlarm) {
@@ -484,9 +512,10 @@ export function stepDetector(prev: DetectorState, value: number, withinVar: numb
       };
       state.levelStart = start;
       state.cuts.push(start);
-    } else if (big && Math.abs(evidence.z) >= settings.zSuspect) suspect = true;
+    } else if (big && Math.abs(evidence.z) >= settings.zSuspect) suspectBy = 'window';
+    else if (Math.abs(Math.log1p(evidence.lastChange)) >= Math.log1p(settings.minEffect) && Math.abs(evidence.lastZ) >= settings.zSuspect) suspectBy = 'last';
   }
-  return { state, noise, evidence, change, suspect };
+  return { state, noise, evidence, change, suspect: suspectBy !== null, suspectBy };
 }
 
 /** The current level of the series: robust mean of the results since the last change (value units). */
@@ -500,6 +529,33 @@ export function currentLevel(state: DetectorState, noise: NoiseEstimate, setting
   const mu = huberMean(xs, vs, Number.isFinite(noise.outlierRate) ? clipFor(noise, settings) : 3);
   const precision = vs.reduce((a, v) => a + 1 / v, 0);
   return { level: Math.exp(mu), results: xs.length, se: Math.sqrt(1.05 / precision) };
+}
+
+/** Starts a new level at the result `id` (a change confirmed elsewhere, e.g. by an A/B test). Returns false if it is no longer kept. */
+export function applyCut(state: DetectorState, id: string): boolean {
+  const i = state.ids.lastIndexOf(id);
+  if (i < 0) return false;
+  const start = state.count - state.xs.length + i;
+  if (start <= state.levelStart) return false;
+  state.levelStart = start;
+  state.cuts.push(start);
+  return true;
+}
+
+/**
+ * The smallest relative change found with probability 0.9 within `m` results of it, at the
+ * series' current noise and level length (independent-noise approximation of the mean test).
+ */
+export function detectableChange(state: DetectorState, m: number, settings: DetectorSettings = DETECTOR_DEFAULTS): number | null {
+  const noise = estimateNoise(state, settings);
+  if (noise.df === 0) return null;
+  const n0 = Math.min(settings.referenceWindow, Math.max(settings.minReference, state.count - state.levelStart));
+  const v = noise.tauLong ** 2 + medianOf(state.ws);
+  const se = Math.sqrt(v * (1 / m + 1 / n0) * 1.05);
+  const zNeeded = Math.max(settings.zAlarm, settings.zLocal) + 1.2816;
+  // Student-t tails at the estimate's degrees of freedom need a little more.
+  const t = zNeeded * (1 + (zNeeded * zNeeded + 1) / (4 * noise.df));
+  return Math.max(settings.minEffect, Math.expm1(t * se));
 }
 
 /** One-sided tail probability of a normal score (for reporting). */

@@ -1,9 +1,15 @@
-// Read models for series: the list, and one metric's history with its change points and alerts.
+// Read models for series: the list, and one metric's history with its changes (both directions),
+// alerts, and what the detector knows of it now: noise, level, and the smallest change it can see.
 import type { Db } from '../db/open.js';
-import type { ChangePointView, SeriesHistoryView, SeriesPoint, SeriesView } from '../../protocol/alerts.js';
+import type { SeriesHistoryView, SeriesPoint, SeriesView, SeriesWatchView } from '../../protocol/alerts.js';
 import type { Page } from '../../protocol/api.js';
 import { pageOf } from '../http/paging.js';
-import { BASELINE_BRANCH_SQL, metricDirection, RESULT_BRANCH_SQL } from './series.js';
+import { BASELINE_BRANCH_SQL, metricDirection, RESULT_BRANCH_SQL } from './series-keys.js';
+import { listChanges } from './watch.js';
+import { detectableChange, type DetectorState } from './detector.js';
+import { DEFAULT_POLICY, detectorSettings, policyFor } from './policy.js';
+import { abRoundsFor } from './ab-stats.js';
+import { AB_DEFAULTS, measuredPairNoise } from './ab.js';
 import { listAlerts } from '../alerts/alerts.js';
 
 interface SeriesRow {
@@ -49,7 +55,7 @@ export function seriesHistory(db: Db, key: string, metric: string, branch: strin
        json_extract(r.git, '$.branch') AS branch, json_extract(r.git, '$.commit') AS git_commit, v.verdict
      FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
        LEFT JOIN verdicts v ON v.job_id = m.job_id AND v.metric = m.metric
-     WHERE m.series_key = @key AND m.metric = @metric
+     WHERE m.series_key = @key AND m.metric = @metric AND j.ab_test_id IS NULL
        AND ${RESULT_BRANCH_SQL} = @branch
      ORDER BY m.created_at DESC, m.rowid DESC LIMIT @limit`,
   ).all({ key, metric, branch: chosen, limit }) as {
@@ -60,13 +66,49 @@ export function seriesHistory(db: Db, key: string, metric: string, branch: strin
     job_id: r.job_id, run_id: r.run_id, at: new Date(r.created_at).toISOString(), branch: r.branch, commit: r.git_commit,
     model_sha256: r.model_sha256, median: r.median, ci_low: r.ci_low, ci_high: r.ci_high, flags: JSON.parse(r.flags) as string[], verdict: r.verdict,
   }));
-  const changePoints = (db.prepare(
-    `SELECT job_id, branch, position, p_value, before_median, after_median, effect, detected_at FROM change_points
-     WHERE series_key = ? AND metric = ? AND branch = ? ORDER BY position`,
-  ).all(key, metric, chosen) as (Omit<ChangePointView, 'detected_at'> & { detected_at: number })[])
-    .map((c) => ({ ...c, detected_at: new Date(c.detected_at).toISOString() }));
   const alerts = listAlerts(db, 100, undefined, { series: key }, now).items.filter((a) => a.metric === metric && a.branch === chosen);
   return {
-    series, metric, unit: rows[0]?.unit ?? null, direction: metricDirection(metric), branch: chosen, points, change_points: changePoints, alerts,
+    series, metric, unit: rows[0]?.unit ?? null, direction: metricDirection(metric), branch: chosen, points,
+    changes: listChanges(db, { seriesKey: key, metric, branch: chosen }), watch: watchView(db, key, series.device_id, metric, chosen), alerts,
+  };
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
+
+/** What the detector knows of a series now, in figures and in one sentence. */
+export function watchView(db: Db, key: string, deviceId: string, metric: string, branch: string): SeriesWatchView | null {
+  const row = db.prepare('SELECT * FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ?').get(key, metric, branch) as {
+    state: string; results: number; level: number | null; level_results: number | null; noise: number | null; noise_long: number | null;
+    outlier_rate: number | null; suspect_job_id: string | null;
+  } | undefined;
+  if (!row) return null;
+  const policy = policyFor(db, metric);
+  const settings = detectorSettings(policy);
+  const state = JSON.parse(row.state) as DetectorState;
+  const detectable = [1, 2, 5].map((m) => ({ results: m, effect: detectableChange(state, m, settings) }));
+  const measured = measuredPairNoise(db, deviceId, metric);
+  const pair = measured ?? (row.noise !== null ? Math.SQRT2 * row.noise : null);
+  const budget = Math.max(AB_DEFAULTS.minRounds, policy.abRounds || DEFAULT_POLICY.abRounds);
+  const opts = { minRounds: AB_DEFAULTS.minRounds, maxRounds: budget, alpha: AB_DEFAULTS.confirm.alpha, sides: 'up' as const, lookEvery: AB_DEFAULTS.confirm.lookEvery };
+  const ab: { effect: number; rounds: number }[] = [];
+  if (pair !== null) {
+    for (const effect of [0.01, 0.02, 0.03, 0.05, 0.1, 0.2]) {
+      const rounds = abRoundsFor(effect, pair, opts);
+      if (rounds !== null) { ab.push({ effect, rounds }); if (ab.length >= 2) break; }
+    }
+  }
+  let summary: string;
+  if (row.noise === null) summary = `${row.results} results: too few to know this series' noise yet`;
+  else {
+    const seen = detectable.filter((d) => d.effect !== null).map((d) => `${pct(d.effect!)} within ${d.results} result${d.results === 1 ? '' : 's'}`);
+    summary = `noise ${pct(row.noise)} per result${row.noise_long !== null && row.noise_long > row.noise * 1.1 ? ` (${pct(row.noise_long)} with slow drift)` : ''}; ` +
+      `detectable: ${seen.join(', ')}` +
+      (ab.length > 0 ? `; ${pct(ab[0]!.effect)} with an A/B confirmation of ${ab[0]!.rounds} rounds${measured === null ? ' (assuming all noise is independent per job: the first A/B test on this device measures it)' : ''}`
+        : policy.abRounds > 0 ? `; an A/B confirmation of ${budget} rounds finds only changes beyond 20% here` : '');
+  }
+  return {
+    results: row.results, level: row.level, level_results: row.level_results ?? 0, noise: row.noise, noise_long: row.noise_long,
+    outlier_rate: row.outlier_rate, detectable, ab_detectable: ab, ab_noise: pair, ab_noise_measured: measured !== null,
+    suspect_job_id: row.suspect_job_id, alarm_z: settings.zAlarm, summary,
   };
 }

@@ -46,9 +46,19 @@ export function describeEvent(event: string, data: Record<string, unknown>): str
   if (event === 'alert.opened' || event === 'alert.resolved') {
     const a = d.alert ?? {};
     const what = `${String(a.family)}:${String(a.variant)} on ${String(a.device_name)}, ${String(a.metric)} ${fmtPct(a.effect)}`;
+    const how = a.kind === 'ab' ? 'confirmed by A/B' : a.kind === 'change' ? 'found in the history' : String(a.kind);
     return event === 'alert.opened'
-      ? `:rotating_light: ${String(a.severity)} regression (${String(a.kind)}) — ${what} on ${String(a.branch)}`
+      ? `:rotating_light: ${String(a.severity)} ${Number(a.effect) < 0 ? 'improvement' : 'regression'} (${how}) — ${what} on ${String(a.branch)}`
       : `:white_check_mark: resolved (${String(a.resolved_reason)}) — ${what}`;
+  }
+  if (event === 'alert.updated') {
+    const a = d.alert ?? {};
+    return `:chart_with_upwards_trend: alert on ${String(a.family)}:${String(a.variant)} on ${String(a.device_name)} now ${String(a.metric)} ${fmtPct(a.effect)} (${String(a.steps)} steps)`;
+  }
+  if (event === 'series.changed') {
+    const c = d.change ?? {};
+    const sr = d.series ?? {};
+    return `${c.direction === 'improvement' ? ':rocket: improvement' : ':warning: regression'} — ${String(sr.family)}:${String(sr.variant)} on ${String(sr.device_name)}, ${String(c.metric)} ${fmtPct(c.effect)} (${c.source === 'ab' ? 'A/B' : 'history'})`;
   }
   if (event === 'run.finished') {
     const run = d.run ?? {};
@@ -73,6 +83,10 @@ export function eventLinks(event: string, data: Record<string, unknown>, publicU
     links.series = `${base}/#/series/${String(d.alert.series_key)}/${encodeURIComponent(String(d.alert.metric))}`;
     links.run = `${base}/#/runs/${encodeURIComponent(String(d.alert.run_id))}`;
   }
+  if (event === 'series.changed' && d.series && d.change) {
+    links.series = `${base}/#/series/${String(d.series.key)}/${encodeURIComponent(String(d.change.metric))}`;
+    if (d.change.alert_id) links.alert = `${base}/#/alerts/${encodeURIComponent(String(d.change.alert_id))}`;
+  }
   if (event === 'run.finished' && d.run) links.run = `${base}/#/runs/${encodeURIComponent(String(d.run.id))}`;
   if (event === 'device.health_changed') links.farm = `${base}/#/farm`;
   return links;
@@ -82,7 +96,7 @@ export function buildBody(row: Pick<DeliveryRow, 'id' | 'event' | 'data' | 'crea
   const data = JSON.parse(row.data) as Record<string, unknown>;
   const links = eventLinks(row.event, data, publicUrl);
   if (row.format === 'slack') {
-    const text = `${describeEvent(row.event, data)} <${links.alert ?? links.run ?? links.farm ?? links.dashboard}|open>`;
+    const text = `${describeEvent(row.event, data)} <${links.alert ?? links.series ?? links.run ?? links.farm ?? links.dashboard}|open>`;
     return JSON.stringify({ text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] });
   }
   return JSON.stringify({ id: row.id, event: row.event, created_at: new Date(row.created_at).toISOString(), data, links });

@@ -1,7 +1,8 @@
 // `run.finished`: queued when a run's last job ends (inside that job's transaction), with the
 // per-device outcome and every verdict against the baseline branch.
 import type { Db } from '../db/open.js';
-import { confirmationState } from '../regression/series.js';
+import { abTestsOfRun } from '../regression/ab.js';
+import type { AbTestView } from '../../protocol/api.js';
 import { emitEvent } from './events.js';
 
 export interface RunFinishedData {
@@ -11,6 +12,8 @@ export interface RunFinishedData {
     id: string; device: string; status: string; error_code: string | null; confirms_job_id: string | null;
     verdicts: { metric: string; verdict: string; effect: number | null; p_value: number | null; confirmation: string }[];
   }[];
+  /** Paired A/B tests of the run (gate runs, confirmations of a suspect). */
+  ab_tests: AbTestView[];
   confirmed_regressions: number;
 }
 
@@ -21,18 +24,19 @@ export function runFinishedData(db: Db, runId: string): RunFinishedData {
   ).get(runId) as { id: string; status: string; runtime: string; git: string; created_at: number; finished_at: number; sha256: string; family: string; variant: string };
   const jobs = db.prepare(
     `SELECT j.id, d.name AS device, j.status, j.error_code, j.confirms_job_id FROM jobs j JOIN devices d ON d.id = j.device_id
-     WHERE j.run_id = ? ORDER BY j.created_at, j.rowid`,
+     WHERE j.run_id = ? AND j.ab_test_id IS NULL ORDER BY j.created_at, j.rowid`,
   ).all(runId) as { id: string; device: string; status: string; error_code: string | null; confirms_job_id: string | null }[];
-  const verdictsOf = db.prepare('SELECT metric, verdict, effect, p_value FROM verdicts WHERE job_id = ? ORDER BY metric');
+  const verdictsOf = db.prepare('SELECT metric, verdict, effect, p_value, confirmation FROM verdicts WHERE job_id = ? ORDER BY metric');
   let confirmed = 0;
   const jobViews = jobs.map((j) => ({
     ...j,
-    verdicts: (verdictsOf.all(j.id) as { metric: string; verdict: string; effect: number | null; p_value: number | null }[]).map((v) => {
-      const confirmation = v.verdict === 'regression' && !j.confirms_job_id ? confirmationState(db, j.id, v.metric) : 'none';
-      if (confirmation === 'confirmed') confirmed++;
-      return { ...v, confirmation };
+    verdicts: (verdictsOf.all(j.id) as { metric: string; verdict: string; effect: number | null; p_value: number | null; confirmation: string }[]).map((v) => {
+      if (v.verdict === 'regression' && v.confirmation === 'confirmed' && !j.confirms_job_id) confirmed++;
+      return v;
     }),
   }));
+  const abTests = abTestsOfRun(db, runId);
+  confirmed += abTests.filter((t) => t.purpose === 'gate' && t.status === 'changed' && (t.effect ?? 0) > 0).length;
   return {
     run: {
       id: run.id, status: run.status, runtime: run.runtime, git: JSON.parse(run.git) as Record<string, unknown>,
@@ -40,6 +44,7 @@ export function runFinishedData(db: Db, runId: string): RunFinishedData {
     },
     model: { sha256: run.sha256, family: run.family, variant: run.variant },
     jobs: jobViews,
+    ab_tests: abTests,
     confirmed_regressions: confirmed,
   };
 }

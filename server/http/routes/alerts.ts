@@ -1,4 +1,4 @@
-// Regression watching: series and their history, change-point analysis on demand, alerts
+// Regression watching: series and their history, a rebuild of the detector on demand, alerts
 // (acknowledge, resolve), mutes and per-metric policies.
 import { Router } from 'express';
 import {
@@ -9,8 +9,8 @@ import { idParamSchema } from '../../../protocol/api.js';
 import { BenchfleetError } from '../../../protocol/errors.js';
 import type { ServerContext } from '../../context.js';
 import { acknowledgeAlert, getAlert, listAlerts, listMutes, muteSeries, resolveAlert, unmuteSeries } from '../../alerts/alerts.js';
-import { analyzeSeries } from '../../regression/analyzer.js';
-import { deletePolicy, listPolicies, setPolicy } from '../../regression/policy.js';
+import { rebuildSeries } from '../../regression/watch.js';
+import { DEFAULT_POLICY, deletePolicy, listPolicies, setPolicy } from '../../regression/policy.js';
 import { getSeries, listSeries, seriesHistory } from '../../regression/views.js';
 import type { Request } from 'express';
 import { jsonBody, principalOf, requirePermission, validate } from '../middleware.js';
@@ -48,8 +48,8 @@ export function alertRoutes(ctx: ServerContext): Router {
   r.post('/series/:key/analyze', submit, (req, res) => {
     const { key } = validate(seriesParamSchema, req.params, 'path');
     if (!getSeries(ctx.db, key)) throw new BenchfleetError('not_found', `no series ${key}`);
-    const results = analyzeSeries(ctx.db, key, ctx.now());
-    ctx.webhooks.kick();
+    // Rebuilds the detector's state and the changes it finds from the stored history.
+    const results = rebuildSeries(ctx.db, key, ctx.now());
     res.json({ series_key: key, results });
   });
   r.post('/series/:key/mute', submit, (req, res) => {
@@ -97,7 +97,10 @@ export function alertRoutes(ctx: ServerContext): Router {
   r.put('/policies/:metric', admin, (req, res) => {
     const { metric } = validate(policyParamSchema, req.params, 'path');
     const body = validate(policySchema, jsonBody(req), 'body');
-    setPolicy(ctx.db, metric, { minEffect: body.min_effect, confirmReruns: body.confirm_reruns }, ctx.now());
+    setPolicy(ctx.db, metric, {
+      minEffect: body.min_effect, confirmReruns: body.confirm_reruns, falseAlertRate: body.false_alert_rate ?? DEFAULT_POLICY.falseAlertRate,
+      abRounds: body.ab_rounds ?? DEFAULT_POLICY.abRounds, alertOnImprovement: body.alert_on_improvement ?? false,
+    }, ctx.now());
     res.json(listPolicies(ctx.db).find((p) => p.metric === metric));
   });
   r.delete('/policies/:metric', admin, (req, res) => {
