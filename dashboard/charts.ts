@@ -146,14 +146,23 @@ export function latencyTrace(canvas: HTMLCanvasElement, samples: number[], media
   });
 }
 
-export interface SeriesChartPoint { label: string; median: number; ciLow: number; ciHigh: number; flagged: boolean; alert: boolean }
+export interface SeriesChartPoint { label: string; median: number; ciLow: number; ciHigh: number; flagged: boolean; alert: boolean; suspect: boolean }
+
+/** A change found in the series: `index` is its first result at the new level. */
+export interface SeriesChartChange { index: number; direction: 'regression' | 'improvement'; text: string }
+
+const GREEN = '#1a7f37';
+const GREY = '#57606a';
 
 /**
- * A series over time: the median of each result with its 95% CI as a band, dashed vertical lines
- * at change points (before the first point after the change) and red markers on results that
- * opened an alert; `onPoint` gets the index of a clicked result.
+ * A series over time: the median of each result with its 95% CI as a band, the detector's level
+ * (`levels`, one value or null per result) as a dashed step line, a dashed vertical line before the
+ * first result of each change (red for a regression, green for an improvement, labelled with
+ * `text`), red triangles on results that opened an alert and an amber diamond on the suspect
+ * result; `onPoint` gets the index of a clicked result.
  */
-export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[], changeIndexes: number[], unit: string, onPoint: (index: number) => void): ChartInstance | null {
+export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[], changes: SeriesChartChange[], levels: (number | null)[] | null,
+  unit: string, onPoint: (index: number) => void): ChartInstance | null {
   const Chart = chartLib();
   if (!Chart) return null;
   const options = baseOptions('result (commit)', unit);
@@ -166,28 +175,38 @@ export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[
   };
   options.plugins = { legend: { display: true, labels: { filter: (item: { text: string }) => item.text !== 'CI low' } } };
   const changeLines = {
-    id: 'change-points',
+    id: 'change-markers',
     afterDatasetsDraw(chart: ChartLike): void {
       const scale = chart.scales.x;
       if (!scale) return;
       const { ctx, chartArea: a } = chart;
       ctx.save();
-      ctx.strokeStyle = AMBER;
       ctx.lineWidth = 2;
-      ctx.setLineDash([6, 4]);
       ctx.font = '11px system-ui, sans-serif';
-      ctx.fillStyle = AMBER;
-      for (const i of changeIndexes) {
-        const p = (scale.getPixelForValue(i - 1) + scale.getPixelForValue(i)) / 2;
+      ctx.textBaseline = 'bottom';
+      changes.forEach((c, n) => {
+        const colour = c.direction === 'regression' ? RED : GREEN;
+        const p = c.index > 0 ? (scale.getPixelForValue(c.index - 1) + scale.getPixelForValue(c.index)) / 2 : scale.getPixelForValue(0);
+        ctx.strokeStyle = colour;
+        ctx.setLineDash([6, 4]);
         ctx.beginPath();
         ctx.moveTo(p, a.top);
         ctx.lineTo(p, a.bottom);
         ctx.stroke();
-        ctx.fillText('change', p + 3, a.top + 12);
-      }
+        ctx.setLineDash([]);
+        // Labels of neighbouring changes alternate between two rows so they do not overlap.
+        const y = a.top + 14 + (n % 2) * 14;
+        const w = ctx.measureText(c.text).width;
+        const left = p + 4 + w > a.right ? p - 4 - w : p + 4;
+        ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+        ctx.fillRect(left - 2, y - 13, w + 4, 14);
+        ctx.fillStyle = colour;
+        ctx.fillText(c.text, left, y);
+      });
       ctx.restore();
     },
   };
+  const pointColour = (p: SeriesChartPoint): string => (p.alert ? RED : p.suspect || p.flagged ? AMBER : BLUE);
   return new Chart(canvas, {
     type: 'line',
     data: {
@@ -196,9 +215,13 @@ export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[
         { label: 'CI low', data: points.map((p) => p.ciLow), borderWidth: 0, pointRadius: 0, fill: false, borderColor: 'transparent' },
         { label: '95% CI of the median', data: points.map((p) => p.ciHigh), borderWidth: 0, pointRadius: 0, fill: '-1', backgroundColor: 'rgba(9, 105, 218, 0.15)', borderColor: 'transparent' },
         {
-          label: 'median', data: points.map((p) => p.median), borderColor: BLUE, backgroundColor: points.map((p) => (p.alert ? RED : p.flagged ? AMBER : BLUE)),
-          pointRadius: points.map((p) => (p.alert ? 6 : 3)), pointStyle: points.map((p) => (p.alert ? 'triangle' : 'circle')), borderWidth: 1.5, tension: 0,
+          label: 'median', data: points.map((p) => p.median), borderColor: BLUE, backgroundColor: points.map(pointColour), borderWidth: 1.5, tension: 0,
+          pointRadius: points.map((p) => (p.alert || p.suspect ? 6 : 3)), pointStyle: points.map((p) => (p.alert ? 'triangle' : p.suspect ? 'rectRot' : 'circle')),
         },
+        ...(levels ? [{
+          label: 'level (detector)', data: levels, borderColor: GREY, backgroundColor: 'transparent', borderWidth: 2, borderDash: [4, 3],
+          pointRadius: 0, pointHoverRadius: 0, stepped: 'middle', spanGaps: false, fill: false,
+        }] : []),
       ],
     },
     options,

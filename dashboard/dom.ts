@@ -1,7 +1,7 @@
 // DOM helpers for the dashboard. Everything is built with createElement and textContent — never
 // innerHTML with data — so any text coming from the API (device names, labels, error messages) is
 // inert. `h` builds an element from a tag, attributes and children; `table` builds a data table
-// from column definitions; `badge`, `empty` and `errorBox` are the small shared widgets.
+// from column definitions; `meta` a label → value list; `badge`, `empty` and `errorBox` are the small shared widgets.
 
 export type Child = Node | string | number | null | undefined | false;
 export type Attrs = Record<string, string | number | boolean | null | undefined | ((ev: Event) => void)>;
@@ -79,6 +79,13 @@ export function empty(message: string, hint?: Child | Child[]): HTMLElement {
 
 export function errorBox(title: string, code: string | null, message: string): HTMLElement {
   return h('div', { class: 'error-box', role: 'alert' }, h('strong', {}, title), ' ', code ? h('span', { class: 'error-code' }, code) : null, ' ', message);
+}
+
+/** A definition list of label → value rows (the cards of the run and series pages). */
+export function meta(rows: [string, Child | Child[]][], attrs: Attrs = {}): HTMLElement {
+  const dl = h('dl', { ...attrs, class: 'meta' });
+  for (const [k, v] of rows) dl.append(h('dt', {}, k), h('dd', {}, ...(Array.isArray(v) ? v : [v])));
+  return dl;
 }
 
 export function mono(text: string, title?: string): HTMLElement {

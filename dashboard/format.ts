@@ -2,6 +2,7 @@
 // byte sizes, absolute and relative timestamps, and the colour tone for each status, state and
 // health value. Pure functions with no DOM access, so pages stay declarative.
 import type { Tone } from './dom.js';
+import type { AlertView } from '../protocol/alerts.js';
 
 /** Formats a measurement with ~3–4 significant digits (1234.5 → "1235", 1.23456 → "1.235"). */
 export function num(value: number | null | undefined, digits = 3): string {
@@ -76,4 +77,22 @@ export function tone(value: string): Tone {
 /** Display label for a status value ("timed_out" → "timed out"). */
 export function label(value: string): string {
   return value.replace(/_/g, ' ');
+}
+
+/** A relative change as a signed percentage (0.153 → "+15.3%"). */
+export function signedPct(value: number | null | undefined, digits = 1): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return `${value >= 0 ? '+' : ''}${(value * 100).toFixed(digits)}%`;
+}
+
+/** A share or relative size as a percentage (0.007 → "0.7%"). */
+export function pct(value: number | null | undefined, digits = 1): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return `${(value * 100).toFixed(digits)}%`;
+}
+
+/** An alert's kind in words (a change found in the history, one an A/B test confirmed, or the older kinds) and its steps. */
+export function alertKind(a: Pick<AlertView, 'kind' | 'steps'>): string {
+  const kind = a.kind === 'change' ? 'change' : a.kind === 'ab' ? 'A/B-confirmed change' : a.kind === 'gate' ? 'confirmed regression' : 'change point';
+  return a.steps > 1 ? `${kind}, ${a.steps} steps` : kind;
 }

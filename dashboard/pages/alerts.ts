@@ -1,11 +1,13 @@
 // The Alerts page (#/alerts, #/alerts/<id>): regression alerts newest first, unresolved by
-// default, with severity, series, change, commit and status; acknowledge, resolve and mute
+// default, with severity, series, change, kind (a change found in the series' history or confirmed
+// by an A/B test, and how many steps it has taken since), commit, when it opened and last changed,
+// and status; acknowledge, resolve and mute
 // (7 days) buttons for tokens that may (submit or admin — the server decides and errors show here).
 import type { LiveEvent } from '../../protocol/api.js';
 import type { AlertView } from '../../protocol/alerts.js';
 import { api, ApiError } from '../api.js';
 import { badge, empty, errorBox, h, mono, replaceChildren, table } from '../dom.js';
-import { ago, dateTime, num } from '../format.js';
+import { ago, alertKind, dateTime, num, signedPct } from '../format.js';
 import type { Page } from '../page.js';
 
 const SEVERITY_TONE = { high: 'red', medium: 'amber', low: 'blue' } as const;
@@ -38,16 +40,17 @@ export function alertsPage(focus: string | null): Page {
     replaceChildren(el,
       h('div', { class: 'page-head' }, h('h1', {}, 'Alerts'), h('span', { class: 'subtle' }, `${alerts.length} ${status === 'all' ? '' : 'unresolved '}alert${alerts.length === 1 ? '' : 's'}`)),
       filter, problem,
-      alerts.length === 0 ? empty(status === 'all' ? 'No alerts yet.' : 'No unresolved alerts.', 'An alert opens when reruns confirm a regression on the baseline branch, or a change point shows a step.') : table<AlertView>([
+      alerts.length === 0 ? empty(status === 'all' ? 'No alerts yet.' : 'No unresolved alerts.', 'An alert opens when the detector finds a regression in a series on its baseline branch, in its history or confirmed by an A/B test; a further step updates it.') : table<AlertView>([
         { title: 'Severity', cell: (a) => badge(a.severity, SEVERITY_TONE[a.severity]) },
         { title: 'Series', cell: (a) => h('a', { href: `#/series/${a.series_key}/${encodeURIComponent(a.metric)}` }, `${a.family}:${a.variant}`) },
         { title: 'Device', cell: (a) => a.device_name },
         { title: 'Metric', cell: (a) => a.metric },
-        { title: 'Change', numeric: true, cell: (a) => h('strong', {}, `${a.effect >= 0 ? '+' : ''}${(a.effect * 100).toFixed(1)}%`) },
+        { title: 'Change', numeric: true, cell: (a) => h('strong', { title: 'against the baseline before the first step; positive = worse' }, signedPct(a.effect)) },
         { title: 'Baseline → now', numeric: true, cell: (a) => `${num(a.baseline_median)} → ${num(a.current_median)}` },
-        { title: 'Kind', cell: (a) => (a.kind === 'gate' ? 'confirmed regression' : 'change point') },
+        { title: 'Kind', cell: (a) => h('span', { 'data-kind': a.kind, 'data-steps': a.steps }, alertKind(a)) },
         { title: 'Commit', cell: (a) => (a.commit ? mono(a.commit.slice(0, 10), a.commit) : '—') },
         { title: 'Opened', cell: (a) => h('span', { title: dateTime(a.opened_at) }, ago(a.opened_at)) },
+        { title: 'Updated', cell: (a) => h('span', { title: dateTime(a.updated_at), 'data-field': 'updated' }, ago(a.updated_at)) },
         { title: 'Status', cell: (a) => [badge(a.status, STATUS_TONE[a.status], a.resolved_reason ?? a.acknowledged_by ?? undefined), a.muted_until ? badge('muted', 'grey', `until ${dateTime(a.muted_until)}`) : null] },
         {
           title: '', cell: (a) => a.status === 'resolved' ? h('a', { href: `#/runs/${encodeURIComponent(a.run_id)}` }, 'run') : [

@@ -1,14 +1,17 @@
 // The run detail page (#/runs/<id>): the run header (model, settings, git, timing), its jobs with
 // status, attempts, a progress bar while running and the error code of failed jobs, a results table
 // per device (median, tail percentiles, mean ± CI half-width, bootstrap CI of the median, outliers,
-// memory and energy) and, for each succeeded job, a latency histogram and per-iteration trace.
+// memory and energy) with each result's verdict (its confirmation and the detector's hint), the
+// run's paired A/B tests (status, rounds, estimate and interval, noise) with their round jobs listed
+// by round and arm apart from the ordinary jobs, and, for each succeeded ordinary job, a latency
+// histogram and per-iteration trace.
 // Header and tables are re-rendered on every refresh; charts are created once per job (samples of a
 // finished job never change) and destroyed when the page is left.
-import type { JobView, LiveEvent, MeasurementSummary, RunView } from '../../protocol/api.js';
+import type { AbTestView, JobView, LiveEvent, MeasurementSummary, RunView, VerdictView } from '../../protocol/api.js';
 import { api, ApiError } from '../api.js';
 import { chartsAvailable, latencyHistogram, latencyTrace, type ChartInstance } from '../charts.js';
-import { badge, empty, errorBox, h, mono, replaceChildren, table, type Child } from '../dom.js';
-import { bytes, dateTime, duration, label, num, shortId, tone } from '../format.js';
+import { badge, empty, errorBox, h, meta, mono, replaceChildren, table, type Child, type Tone } from '../dom.js';
+import { bytes, dateTime, duration, label, num, pct, shortId, signedPct, tone } from '../format.js';
 import type { Page } from '../page.js';
 import { gitSummary } from './runs.js';
 
@@ -16,12 +19,6 @@ const LATENCY = 'latency_ms';
 
 function metric(job: JobView, name: string): MeasurementSummary | undefined {
   return job.measurements.find((m) => m.metric === name);
-}
-
-function meta(rows: [string, Child][]): HTMLElement {
-  const dl = h('dl', { class: 'meta' });
-  for (const [k, v] of rows) dl.append(h('dt', {}, k), h('dd', {}, v));
-  return dl;
 }
 
 function progressCell(job: JobView, minDurationMs: number): Child | Child[] {
@@ -54,9 +51,12 @@ function withUnit(m: MeasurementSummary | undefined, value: (m: MeasurementSumma
 export function runDetailPage(runId: string): Page {
   const header = h('div', {}, h('div', { class: 'loading' }, 'loading…'));
   const jobsSection = h('div');
+  const abSection = h('div', { id: 'ab-section' });
   const resultsSection = h('div');
   const chartsSection = h('div', { id: 'charts' });
-  const el = h('section', { 'data-page': 'run', 'data-run-id': runId }, header, jobsSection, resultsSection, chartsSection);
+  const el = h('section', { 'data-page': 'run', 'data-run-id': runId }, header, jobsSection, abSection, resultsSection, chartsSection);
+  /** Whether the A/B rounds list is unfolded (kept across refreshes once the user toggled it). */
+  let roundsOpen: boolean | null = null;
   const charts = new Map<string, ChartInstance[]>();
   const chartGroups = new Map<string, HTMLElement>();
 
@@ -100,11 +100,11 @@ export function runDetailPage(runId: string): Page {
     );
   }
 
-  function renderJobs(jobs: JobView[], minDurationMs: number): void {
+  function renderJobs(jobs: JobView[], abJobs: number, minDurationMs: number): void {
     replaceChildren(jobsSection, h('h2', {}, 'Jobs'), jobs.length === 0
-      ? empty('This run has no jobs.', 'No device matched the selector when it was submitted.')
+      ? (abJobs > 0 ? empty('This run is a paired A/B test: its jobs are the rounds listed under A/B tests.') : empty('This run has no jobs.', 'No device matched the selector when it was submitted.'))
       : table<JobView>([
-        { title: 'Device', cell: (j) => h('strong', {}, j.device_name) },
+        { title: 'Device', cell: (j) => [h('strong', {}, j.device_name), j.confirms_job_id ? [' ', badge('rerun', 'purple', `reruns ${j.confirms_job_id} to confirm its verdict`)] : null].flat() },
         { title: 'Status', cell: (j) => badge(label(j.status), tone(j.status)) },
         { title: 'Attempt', cell: (j) => `${j.attempt}/${j.max_attempts}` },
         { title: 'Progress', cell: (j) => progressCell(j, minDurationMs) },
@@ -112,6 +112,46 @@ export function runDetailPage(runId: string): Page {
         { title: 'Duration', cell: jobDuration },
         { title: 'Error', cell: errorCell },
       ], jobs, { id: 'jobs', rowAttrs: (j) => ({ 'data-job-id': j.id, 'data-status': j.status }) }));
+  }
+
+  function renderAb(tests: AbTestView[], rounds: JobView[]): void {
+    if (tests.length === 0 && rounds.length === 0) {
+      replaceChildren(abSection);
+      return;
+    }
+    const byTest = new Map(tests.map((t) => [t.id, t]));
+    const sorted = [...rounds].sort((a, b) => (a.ab!.test_id.localeCompare(b.ab!.test_id)) || a.ab!.round - b.ab!.round || a.ab!.arm.localeCompare(b.ab!.arm));
+    const open = roundsOpen ?? (sorted.length <= 24 || tests.some((t) => t.status === 'running'));
+    // A click on the summary toggles the list after this handler runs: remember the state it is going to.
+    const summary = h('summary', { onclick: () => { roundsOpen = !details.open; } },
+      `Rounds: ${sorted.length} job${sorted.length === 1 ? '' : 's'} (A = baseline, B = candidate, run back to back on one device)`);
+    const details: HTMLDetailsElement = h('details', { open, class: 'ab-rounds' }, summary,
+      table<JobView>([
+        { title: 'Round', cell: (j) => h('strong', {}, `A/B round ${j.ab!.round}, arm ${j.ab!.arm}`) },
+        { title: 'Device', cell: (j) => j.device_name },
+        { title: 'Model', cell: (j) => [j.ab!.arm === 'A' ? 'baseline ' : 'candidate ', mono(j.ab!.model_sha256.slice(0, 12), j.ab!.model_sha256)] },
+        { title: 'Status', cell: (j) => badge(label(j.status), tone(j.status)) },
+        { title: 'Median', numeric: true, cell: (j) => withUnit(metric(j, byTest.get(j.ab!.test_id)?.metric ?? LATENCY), (m) => m.median) },
+        { title: 'Duration', cell: jobDuration },
+        { title: 'Error', cell: errorCell },
+      ], sorted, {
+        id: 'ab-jobs',
+        rowAttrs: (j) => ({ 'data-job-id': j.id, 'data-status': j.status, 'data-ab-test': j.ab!.test_id, 'data-ab-round': j.ab!.round, 'data-ab-arm': j.ab!.arm }),
+      }));
+    replaceChildren(abSection, h('h2', {}, 'A/B tests'),
+      tests.length === 0 ? null : table<AbTestView>([
+        { title: 'Device', cell: (t) => h('strong', {}, t.device_name) },
+        { title: 'Metric', cell: (t) => t.metric },
+        { title: 'Purpose', cell: abPurpose },
+        { title: 'A → B', cell: (t) => [mono(t.baseline_sha256.slice(0, 12), `A (baseline) ${t.baseline_sha256}`), ' → ', mono(t.candidate_sha256.slice(0, 12), `B (candidate) ${t.candidate_sha256}`)] },
+        { title: 'Status', cell: (t) => badge(label(t.status), abTone(t), t.decided_at ? `decided ${dateTime(t.decided_at)}` : `started ${dateTime(t.created_at)}`) },
+        { title: 'Rounds', numeric: true, cell: (t) => `${t.rounds}/${t.max_rounds}${t.failed_rounds > 0 ? ` (${t.failed_rounds} failed)` : ''}` },
+        { title: 'B vs A', numeric: true, cell: (t) => h('strong', {}, signedPct(t.estimate)) },
+        { title: '95% interval', numeric: true, cell: (t) => (t.ci_low === null || t.ci_high === null ? '—' : `${signedPct(t.ci_low)} … ${signedPct(t.ci_high)}`) },
+        { title: 'Noise', numeric: true, cell: (t) => h('span', { title: 'σ of the paired log ratio of one round' }, pct(t.noise)) },
+        { title: 'Reason', cell: (t) => h('span', { class: 'reason' }, t.reason ?? (t.status === 'running' ? `running: changes of ${pct(t.min_effect)} or more matter` : '—')) },
+      ], tests, { id: 'ab-tests', rowAttrs: (t) => ({ 'data-ab-test': t.id, 'data-status': t.status }) }),
+      sorted.length === 0 ? null : details);
   }
 
   function renderResults(jobs: JobView[]): void {
@@ -180,9 +220,12 @@ export function runDetailPage(runId: string): Page {
     el,
     async refresh(signal) {
       const run = await api.run(runId, signal);
-      const jobs = run.jobs ?? [];
+      // Rounds of A/B tests are paired measurements of two models, listed with their test, not as results of the run.
+      const jobs = (run.jobs ?? []).filter((j) => !j.ab);
+      const rounds = (run.jobs ?? []).filter((j) => j.ab);
       renderHeader(run);
-      renderJobs(jobs, run.settings.min_duration_ms);
+      renderJobs(jobs, rounds.length, run.settings.min_duration_ms);
+      renderAb(run.ab_tests ?? [], rounds);
       renderResults(jobs);
       const succeeded = jobs.filter((j) => j.status === 'succeeded' && metric(j, LATENCY));
       if (succeeded.length > 0 && !chartsSection.firstChild) chartsSection.append(h('h2', {}, 'Latency charts'));
@@ -196,14 +239,49 @@ export function runDetailPage(runId: string): Page {
   };
 }
 
-/** The latency verdict against the series' baseline: a coloured badge with effect and p-value. */
-function verdictCell(j: JobView): Child {
+const CONFIRMED_BY = { history: 'by the history', ab: 'by an A/B test', rerun: 'by reruns' } as const;
+const VERDICT_TONE = { regression: 'red', improvement: 'green', pass: 'grey', too_noisy: 'amber', insufficient_baseline: 'grey' } as const;
+
+/** Why a verdict is what it is, for its tooltip: the detector's evidence, the series' noise and what one result can show. */
+function verdictTitle(v: VerdictView): string {
+  return [
+    v.z === null ? null : `z ${v.z.toFixed(1)}`,
+    v.noise === null ? null : `series noise ${pct(v.noise)}`,
+    v.detectable === null ? null : `one result shows changes beyond ${pct(v.detectable)}`,
+    `vs ${v.baseline_results} results on ${v.baseline_branch}`,
+  ].filter((x) => x !== null).join(' · ');
+}
+
+/** The latency verdict against the series: a coloured badge with the change and its confirmation, and the detector's hint. */
+function verdictCell(j: JobView): Child[] {
   const v = j.verdicts.find((x) => x.metric === LATENCY);
-  if (!v) return '—';
-  if (v.verdict === 'insufficient_baseline') return h('span', { class: 'subtle', title: `needs 5 earlier results on ${v.baseline_branch}` }, `no baseline (${v.baseline_results})`);
-  const pct = v.effect === null ? '' : ` ${v.effect >= 0 ? '+' : ''}${(v.effect * 100).toFixed(1)}%`;
-  const tones = { regression: 'red', improvement: 'green', pass: 'grey' } as const;
-  const confirmation = j.confirms_job_id ? ' (rerun)' : v.confirmation === 'confirmed' ? ' · confirmed' : v.confirmation === 'not_confirmed' ? ' · not confirmed' : v.confirmation === 'pending' ? ' · rerunning' : '';
-  const b = badge(`${v.verdict}${pct}${confirmation}`, v.confirmation === 'not_confirmed' ? 'amber' : tones[v.verdict], `p=${v.p_value ?? '-'} vs ${v.baseline_results} results on ${v.baseline_branch}`);
-  return j.series_key ? h('a', { href: `#/series/${j.series_key}/${LATENCY}`, title: 'the series over time' }, b) : b;
+  if (!v) return ['—'];
+  const hint = v.hint ? h('span', { class: 'reason', 'data-field': 'hint' }, v.hint) : null;
+  let b: HTMLElement;
+  if (v.verdict === 'insufficient_baseline') b = h('span', { class: 'subtle', title: verdictTitle(v), 'data-verdict': v.verdict }, `no baseline (${v.baseline_results})`);
+  else {
+    const change = v.verdict === 'too_noisy' || v.effect === null ? '' : ` ${signedPct(v.effect)}`;
+    const changed = v.verdict === 'regression' || v.verdict === 'improvement';
+    const confirmation = j.confirms_job_id ? ' (rerun)'
+      : !changed ? ''
+        : v.confirmation === 'confirmed' ? ` · confirmed${v.confirmed_by ? ` ${CONFIRMED_BY[v.confirmed_by]}` : ''}`
+          : v.confirmation === 'not_confirmed' ? ` · not confirmed${v.confirmed_by ? ` ${CONFIRMED_BY[v.confirmed_by]}` : ''}`
+            : v.confirmation === 'pending' ? ' · confirming' : '';
+    b = badge(`${label(v.verdict)}${change}${confirmation}`, v.confirmation === 'not_confirmed' && changed ? 'amber' : VERDICT_TONE[v.verdict], verdictTitle(v));
+    b.dataset.verdict = v.verdict;
+  }
+  const linked = j.series_key ? h('a', { href: `#/series/${j.series_key}/${LATENCY}`, title: 'the series over time' }, b) : b;
+  return [linked, hint];
+}
+
+function abPurpose(t: AbTestView): Child | Child[] {
+  if (t.purpose === 'gate') return 'comparison (run --ab)';
+  const what = t.direction ? `a suspected ${t.direction}` : 'a suspect result';
+  return t.trigger_job_id ? [`confirms ${what} of `, mono(shortId(t.trigger_job_id, 12), t.trigger_job_id)] : `confirms ${what}`;
+}
+
+function abTone(t: AbTestView): Tone {
+  if (t.status === 'changed') return (t.effect ?? 0) > 0 ? 'red' : 'green';
+  const tones: Record<AbTestView['status'], Tone> = { running: 'blue', changed: 'red', no_change: 'green', inconclusive: 'amber', failed: 'red', canceled: 'grey' };
+  return tones[t.status];
 }
