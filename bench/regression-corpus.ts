@@ -19,7 +19,15 @@ import { seededRng, type Rng } from '../protocol/random.js';
 export type NoiseClass = 'low' | 'mid' | 'high';
 export type Scenario = 'none' | 'step' | 'revert' | 'two_step' | 'drift';
 export interface LabelledEvent { at: number; direction: 'worse' | 'better'; size: number; kind: 'step' | 'revert' | 'second' }
-export interface CorpusResult { samples: Float64Array; flags: string[]; artifact: number; /** Hidden label, for diagnostics only. */ disturbed: 'spike' | 'throttle' | 'bimodal' | null }
+export interface CorpusResult {
+  samples: Float64Array; flags: string[]; artifact: number;
+  /** Hidden labels, for diagnostics and for a simulated device answering extra jobs at this moment. */
+  disturbed: 'spike' | 'throttle' | 'bimodal' | null;
+  /** The slow part of the device's state at this result: ln factor of drift (AR(1) + linear). */
+  drift: number;
+}
+/** How the series' device behaves, so that a simulated device can run more jobs like it. */
+export interface DeviceTraits { iidSd: number; within: number; samples: number; spikeRate: number; throttleRate: number; sampleSpike: number }
 export interface CorpusSeries {
   id: number;
   scenario: Scenario;
@@ -34,6 +42,7 @@ export interface CorpusSeries {
   /** Relative true level of each artifact (1 = the first one); lower is faster. */
   artifactLevel: number[];
   base: number;
+  device: DeviceTraits;
 }
 
 export const STEP_SIZES = [0.02, 0.03, 0.05, 0.08, 0.12, 0.2] as const;
@@ -138,7 +147,8 @@ export function makeSeries(id: number, opts: CorpusOptions): CorpusSeries {
   for (let t = 0; t < length; t++) {
     while (seg + 1 < segments.length && segments[seg + 1]!.from <= t) seg++;
     ar = phi * ar + arSd * Math.sqrt(1 - phi * phi) * normal(rng);
-    let level = base * segments[seg]!.factor * Math.exp(ar + iidSd * normal(rng) + (driftTotal * t) / length);
+    const drift = ar + (driftTotal * t) / length;
+    let level = base * segments[seg]!.factor * Math.exp(drift + iidSd * normal(rng));
     const flags: string[] = [];
     let disturbed: CorpusResult['disturbed'] = null;
     if (rng() < spikeRate) { level *= rng() < 0.8 ? between(rng, 1.08, 1.4) : 1 / between(rng, 1.05, 1.2); disturbed = 'spike'; }
@@ -157,11 +167,34 @@ export function makeSeries(id: number, opts: CorpusOptions): CorpusSeries {
       if (rng() < sampleSpike) latency *= between(rng, 1.3, 3);
       samples[j] = direction === 'lower_is_better' ? latency : 1000 / latency;
     }
-    results.push({ samples, flags, artifact: artifactOf[seg]!, disturbed });
+    results.push({ samples, flags, artifact: artifactOf[seg]!, disturbed, drift });
   }
-  return { id, scenario, direction, noise, sigma, driftShare, events, results, artifactLevel, base };
+  const device = { iidSd, within, samples: nBase, spikeRate, throttleRate, sampleSpike };
+  return { id, scenario, direction, noise, sigma, driftShare, events, results, artifactLevel, base, device };
 }
 
 export function makeCorpus(opts: CorpusOptions): CorpusSeries[] {
   return Array.from({ length: opts.series }, (_, i) => makeSeries(i, opts));
+}
+
+/**
+ * One more job of artifact `artifact` on the series' device at the moment of result `t`: the same
+ * slow state (drift) as that result, its own independent per-job noise, spikes and throttling at
+ * the series' rates, and its own samples. What a device does when the server asks for a rerun or
+ * an A/B round between two regular results; `rng` is the simulated device's own stream.
+ */
+export function extraJob(s: CorpusSeries, t: number, artifact: number, rng: Rng): { samples: Float64Array; flags: string[] } {
+  const d = s.device;
+  let level = s.base * s.artifactLevel[artifact]! * Math.exp(s.results[t]!.drift + d.iidSd * normal(rng));
+  const flags: string[] = [];
+  if (rng() < d.spikeRate) level *= rng() < 0.8 ? between(rng, 1.08, 1.4) : 1 / between(rng, 1.05, 1.2);
+  if (rng() < d.throttleRate) { level *= between(rng, 1.04, 1.25); if (rng() < 0.5) flags.push('throttled'); }
+  const n = Math.max(30, Math.min(200, Math.round(d.samples * between(rng, 0.8, 1.2))));
+  const samples = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    let latency = level * Math.exp(d.within * normal(rng));
+    if (rng() < d.sampleSpike) latency *= between(rng, 1.3, 3);
+    samples[j] = s.direction === 'lower_is_better' ? latency : 1000 / latency;
+  }
+  return { samples, flags };
 }

@@ -1,361 +1,257 @@
-// Regression-detection quality on a labelled, seeded synthetic corpus. Compares, on the same
-// series: (a) the gate of server/regression/gate.ts (each result against the previous 30), alone
-// and with the 3-in-a-row confirmation; (b) online E-Divisive change points on the series of result
-// medians; (c) a plain 5% threshold on the median; (d) a z-score rule (mean + 3σ of the baseline
-// medians); plus the gate without its run-to-run term (pooled rank test + minimum effect), to show
-// why it has one. The rules (c) and (d) are also shown with the same streak confirmation. (e) is
-// what the server deploys on a baseline branch: the gate's alert (3 in a row) OR a change-point
-// alert from server/regression/analyzer.ts, simulated after every result — with the change-point
-// settings it had before (p 0.01, 99 permutations, any worsening step ≥ minEffect) and with
-// CHANGE_POINT_ALERT.
-// Prints precision, recall, F1, detection delay and false alerts per 1,000 no-change results,
-// recall by step size, and a sweep of the gate's alpha × minEffect. With `cp-sweep` it also sweeps
-// the change-point alert settings of (e) (slow: a few minutes per 1,000 series on one core).
-// Usage: node dist/bench/regression-quality.js [series=1000] [seed=12648430] [cp-sweep]
-import { seededRng, type Rng } from '../protocol/random.js';
-import { confirmedRegression, decide, gateStatistics, judgeFromStatistics, GATE_DEFAULTS, type Direction, type Verdict } from '../server/regression/gate.js';
-import { CHANGE_POINT_ALERT, CHANGE_POINT_DEFAULTS, changePointToAlert, eDivisive, withMagnitudeFloor, type ChangePoint } from '../server/regression/change-points.js';
+// Regression-detection quality through the server's own code: every result of a labelled corpus
+// (bench/regression-corpus.ts) is stored with the queue's completeJob on a real SQLite database —
+// which judges it exactly as a result from an agent — and a simulated device answers every job
+// the server queues in response (reruns of a suspect, A/B rounds of the baseline artifact against
+// the candidate) with samples from the same series' device at that moment (its drift, its own
+// per-job noise, spikes and throttling; the artifact's true level). The reports scored are the
+// changes the server recorded (series_changes, both directions), or with `--server DIR` the
+// alerts of another build's server (e.g. the commit before this detector, whose change-point
+// analyzer is then called after every result as its tick would), so that two builds are compared
+// on the same corpus seeds.
+//
+// Usage: node dist/bench/regression-quality.js [--series 400] [--seeds 1,2,3] [--mix 1,1,1]
+//          [--disturbance 1] [--drift 1] [--ab-rounds N] [--reruns N] [--server DIR/dist]
+//   --ab-rounds 0 --reruns 0 measures the history alone (no extra jobs).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { seededRng } from '../protocol/random.js';
+import { extraJob, makeCorpus, STEP_SIZES, type CorpusSeries, type NoiseClass } from './regression-corpus.js';
+import { figures, newTally, ratio, scoreSeries, type Report, type Tally } from './regression-scoring.js';
 
-const SERIES = Number(process.argv[2] ?? 1000);
-const SEED = Number(process.argv[3] ?? 0xc0ffee); // another seed gives a held-out corpus
-const CP_SWEEP = process.argv[4] === 'cp-sweep';
-const RESULTS = 60;
-const WINDOW = GATE_DEFAULTS.window;
-const FIRST_JUDGED = 30; // alerts are counted for results 30..59
-const PRE = 2; // verdicts start PRE results earlier so that streak rules can fire at result 30
-const DEADLINE = 10; // a step counts as detected when an alert comes at most this many results after it
-const LOCATE = 3; // a change point may be placed up to this many results before the step
-const STEPS = [0.02, 0.03, 0.05, 0.08, 0.12, 0.2];
+const { values: args } = parseArgs({
+  options: {
+    series: { type: 'string', default: '400' },
+    seeds: { type: 'string', default: '1,2,3' },
+    mix: { type: 'string', default: '1,1,1' },
+    disturbance: { type: 'string', default: '1' },
+    drift: { type: 'string', default: '1' },
+    'ab-rounds': { type: 'string' },
+    reruns: { type: 'string' },
+    server: { type: 'string' },
+  },
+});
 
-// ---- corpus ------------------------------------------------------------------------------------
+// ---- the server under test (this build's, or another build's compiled dist) ----------------------
 
-type Kind = 'none' | 'worse' | 'better';
-interface Series { kind: Kind; step: number; at: number; direction: Direction; noisy: boolean; runs: Float64Array[]; medians: number[] }
-
-function normal(rng: Rng): number {
-  return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-}
-const uniform = (rng: Rng, lo: number, hi: number): number => lo + (hi - lo) * rng();
-const medianOf = (xs: ArrayLike<number>): number => {
-  const s = Float64Array.from(xs).sort();
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-};
-
-/** Series i: 40% no change, 40% worse step, 20% better step; step sizes cycle through STEPS. */
-function makeSeries(i: number): Series {
-  const rng = seededRng(SEED + i * 7919);
-  const slot = i % 10;
-  const kind: Kind = slot < 4 ? 'none' : slot < 8 ? 'worse' : 'better';
-  const step = kind === 'none' ? 0 : STEPS[Math.floor(i / 10) % STEPS.length]!;
-  const direction: Direction = rng() < 0.3 ? 'higher_is_better' : 'lower_is_better';
-  const at = 36 + Math.floor(rng() * 14);
-  const base = Math.exp(uniform(rng, Math.log(0.5), Math.log(200))); // ms
-  const withinCv = uniform(rng, 0.01, 0.1);
-  // One series in five runs on a noisy device (unpinned clocks, shared host): between-run σ 2–5%
-  // and drift up to 2% instead of 0.2–2% and 1%. Drawn from its own stream so that the other
-  // series do not depend on it.
-  const noisy = seededRng(SEED ^ (i * 2654435761))() < 0.2;
-  const quietBetween = uniform(rng, 0.002, 0.02); // run-to-run noise (σ of log median)
-  const between = noisy ? 0.02 + ((quietBetween - 0.002) / 0.018) * 0.03 : quietBetween;
-  const driftSd = uniform(rng, 0, 0.01) * (noisy ? 2 : 1); // slow AR(1) drift, stationary σ
-  const phi = 0.9;
-  const spikeP = uniform(rng, 0, 0.02); // per-sample spikes (GC, interrupts)
-  const nBase = 50 + Math.floor(rng() * 151);
-  let drift = driftSd * normal(rng);
-  const runs: Float64Array[] = [];
-  for (let t = 0; t < RESULTS; t++) {
-    drift = phi * drift + driftSd * Math.sqrt(1 - phi * phi) * normal(rng);
-    const level = base * Math.exp(drift + between * normal(rng));
-    const throttled = rng() < 0.01 ? uniform(rng, 1.04, 1.2) : 1; // a whole slow run
-    const bimodal = rng() < 0.015 ? { share: uniform(rng, 0.2, 0.7), factor: uniform(rng, 1.08, 1.3) } : null;
-    const n = Math.round(nBase * uniform(rng, 0.8, 1.2));
-    const worseFactor = kind === 'none' || t < at ? 1 : kind === 'worse' ? 1 + step : 1 - step;
-    const samples = new Float64Array(n);
-    for (let j = 0; j < n; j++) {
-      let latency = level * throttled * Math.exp(withinCv * normal(rng));
-      if (bimodal && rng() < bimodal.share) latency *= bimodal.factor;
-      if (rng() < spikeP) latency *= uniform(rng, 1.3, 3);
-      // Throughput series are 1000/latency; a worse step lowers them, a better one raises them.
-      samples[j] = direction === 'lower_is_better'
-        ? latency * worseFactor
-        : (1000 / latency) * (kind === 'none' || t < at ? 1 : kind === 'worse' ? 1 - step : 1 + step);
-    }
-    runs.push(samples);
-  }
-  return { kind, step, at, direction, noisy, runs, medians: runs.map(medianOf) };
+interface SampleSet { metric: string; unit: string; samples: number[]; flags?: string[] }
+type Db = { prepare(sql: string): { run(...a: unknown[]): unknown; get(...a: unknown[]): unknown; all(...a: unknown[]): unknown[] }; close(): void };
+interface ServerModules {
+  openDatabase(file: string): Db;
+  createAgent(db: Db, name: string, now: number): { agentId: string };
+  syncInventory(db: Db, agentId: string, devices: unknown[], now: number): string[];
+  completeJob(db: Db, ref: { job_id: string; attempt: number }, agentId: string, now: number, sets: SampleSet[], env: Record<string, unknown>): string;
+  claimNextJob(db: Db, deviceId: string, agentId: string, now: number, policy: unknown): { id: string; attempt: number } | null;
+  queuePolicy: unknown;
+  /** The old build's periodic change-point analysis, when it has one. */
+  analyzeDueSeries?: (db: Db, now: number, max?: number) => number;
+  recentJudgeTimes?: (reset?: boolean) => Float64Array;
+  setPolicy?: (db: Db, metric: string, policy: Record<string, unknown>, now: number) => void;
+  defaultPolicy?: Record<string, unknown>;
 }
 
-// ---- scoring -----------------------------------------------------------------------------------
-
-interface Alert { time: number; location: number }
-interface Score { tp: number; fn: number; fp: number; delays: number[]; noChange: Record<'quiet' | 'noisy', { alerts: number; results: number }>; bySize: Map<number, [number, number]> }
-const newScore = (): Score => ({ tp: 0, fn: 0, fp: 0, delays: [], noChange: { quiet: { alerts: 0, results: 0 }, noisy: { alerts: 0, results: 0 } }, bySize: new Map() });
-
-/**
- * True positive: a worse step with an alert raised at a result in [step, step + DEADLINE] that
- * points at or after step − LOCATE (per-result alerts point at the result itself). Further alerts
- * after the step are the same event and not counted; every other alert (before the step, on a
- * no-change series, on an improvement series) is a false positive.
- */
-function score(s: Score, series: Series, alerts: Alert[]): void {
-  let first: number | null = null;
-  for (const a of alerts) {
-    const attributed = series.kind === 'worse' && a.time >= series.at && a.location >= series.at - LOCATE;
-    if (attributed) { if (first === null || a.time < first) first = a.time; } else s.fp++;
-  }
-  if (series.kind === 'none') {
-    const c = s.noChange[series.noisy ? 'noisy' : 'quiet'];
-    c.alerts += alerts.length;
-    c.results += RESULTS - FIRST_JUDGED;
-  }
-  if (series.kind !== 'worse') return;
-  const hit = first !== null && first - series.at <= DEADLINE;
-  const bucket = s.bySize.get(series.step) ?? [0, 0];
-  bucket[1]++;
-  if (hit) { s.tp++; s.delays.push(first! - series.at); bucket[0]++; } else s.fn++;
-  s.bySize.set(series.step, bucket);
-}
-
-/** Alerts of a per-result rule from its verdicts for results FIRST_JUDGED − PRE .. 59: `confirm` in a row. */
-function perResultAlerts(flags: boolean[], confirm: number): Alert[] {
-  const alerts: Alert[] = [];
-  for (let t = FIRST_JUDGED; t < RESULTS; t++) {
-    const i = t - (FIRST_JUDGED - PRE);
-    let ok = true;
-    for (let c = 0; c < confirm; c++) ok &&= flags[i - c] === true;
-    if (ok) alerts.push({ time: t, location: t });
-  }
-  return alerts;
-}
-
-/**
- * Sweep of the change-point alert (cp-sweep): E-Divisive (permutation threshold `pValue`, at most
- * `permutations`) on the medians so far with magnitude floor minEffect; with `prune` the floor is
- * then raised to magnitudeFactor × minEffect before the latest change point is taken (what
- * changePointToAlert does), otherwise the latest change point must itself be a step of at least
- * that much. Either way it needs at least `minAfter` results from the change point on (the latest
- * one always has minSize).
- */
-interface CpAlertRule { pValue: number; permutations: number; magnitudeFactor: number; minAfter: number; prune: boolean }
-
-/** E-Divisive as the analyzer runs it (its default seed) on each prefix of medians. */
-function detectOnline(prefixes: readonly number[][], pValue: number, permutations: number): ChangePoint[][] {
-  return prefixes.map((z) => eDivisive(z, { pValue, permutations, minMagnitude: GATE_DEFAULTS.minEffect }));
-}
-
-/** The change point a rule of the sweep would alert on, from the change points detected on `z` at floor minEffect. */
-function sweepCandidate(z: readonly number[], found: ChangePoint[], rule: CpAlertRule, lowerBetter: boolean): ChangePoint | null {
-  const floor = rule.magnitudeFactor * GATE_DEFAULTS.minEffect;
-  const cps = rule.prune && rule.magnitudeFactor > 1 ? withMagnitudeFloor(z, found, floor) : found;
-  const latest = cps[cps.length - 1];
-  if (!latest) return null;
-  const worse = lowerBetter ? latest.change : -latest.change;
-  return worse >= floor && z.length - latest.index >= rule.minAfter ? latest : null;
-}
-
-/**
- * Alerts of the deployed system on one series: the gate's alerts plus, after every result t, an
- * alert for the change point `candidate(t)` (the latest one found on the medians up to t, when it
- * may alert) unless an alert so far points at or after it — the analyzer's "an alert already
- * covers that step" (an alert names a job: the gate's the suspect, the first of its streak; a
- * change point's its first result). The gate goes first at each result, as on the server (it
- * judges a result when it arrives, the analysis comes after).
- */
-function deployedAlerts(gate: readonly Alert[], candidate: (t: number) => ChangePoint | null): Alert[] {
-  const alerts: Alert[] = [];
-  for (let t = FIRST_JUDGED; t < RESULTS; t++) {
-    for (const g of gate) if (g.time === t) alerts.push(g);
-    const cp = candidate(t);
-    if (cp && !alerts.some((a) => a.location >= cp.index)) alerts.push({ time: t, location: cp.index });
-  }
-  return alerts;
-}
-
-// ---- methods -----------------------------------------------------------------------------------
-
-const ALPHAS = [0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.001, 0.0001];
-const EFFECTS = [0.02, 0.03, 0.04, 0.05];
-const CONFIRMS = [1, 2, 3];
-const scores = new Map<string, Score>();
-const scoreOf = (name: string): Score => { let s = scores.get(name); if (!s) { s = newScore(); scores.set(name, s); } return s; };
-const started = performance.now();
-let cpMs = 0;
-let gateMs = 0;
-let deployedMs = 0;
-let sweepMs = 0;
-const BEFORE: CpAlertRule = { pValue: CHANGE_POINT_DEFAULTS.pValue, permutations: CHANGE_POINT_DEFAULTS.permutations, magnitudeFactor: 1, minAfter: 0, prune: false };
-const SWEEP_DETECT: [number, number][] = [[0.01, 99], [0.005, 199], [0.002, 499], [0.001, 999]];
-const SWEEP_FACTORS = [1, 1.5, 2, 2.5, 3, 4];
-const SWEEP_MIN_AFTER = [5, 6, 7, 8, 10];
-const ruleKey = (r: CpAlertRule): string => `cpsweep|${r.pValue}|${r.permutations}|${r.prune ? 'prune' : 'filter'}|${r.magnitudeFactor}|${r.minAfter}`;
-
-for (let i = 0; i < SERIES; i++) {
-  const series = makeSeries(i);
-  const lowerBetter = series.direction === 'lower_is_better';
-  const chosen: boolean[] = [];
-  const verdicts: Verdict[] = [];
-  const sweep = new Map<string, boolean[]>();
-  const pooledOnly: boolean[] = [];
-  const threshold: boolean[] = [];
-  const zScore: boolean[] = [];
-  for (let t = FIRST_JUDGED - PRE; t < RESULTS; t++) {
-    const baseline = series.runs.slice(Math.max(0, t - WINDOW), t);
-    const candidate = series.runs[t]!;
-    const t0 = performance.now();
-    const input = { baseline, candidate, direction: series.direction };
-    const stats = gateStatistics(input)!;
-    const judged = judgeFromStatistics(input, stats); // = judgeResult(input)
-    gateMs += performance.now() - t0;
-    verdicts.push(judged.verdict);
-    chosen.push(judged.verdict === 'regression');
-    for (const alpha of ALPHAS) for (const minEffect of EFFECTS) {
-      const key = `${alpha}|${minEffect}`;
-      const list = sweep.get(key) ?? [];
-      list.push(decide(stats, minEffect, alpha) === 'regression');
-      sweep.set(key, list);
-    }
-    pooledOnly.push(stats.effect >= GATE_DEFAULTS.minEffect && stats.worse.rankP < GATE_DEFAULTS.alpha);
-    threshold.push(stats.effect > 0.05);
-    const meds = series.medians.slice(Math.max(0, t - WINDOW), t);
-    const mean = meds.reduce((a, b) => a + b, 0) / meds.length;
-    const sd = Math.sqrt(meds.reduce((a, b) => a + (b - mean) ** 2, 0) / (meds.length - 1));
-    const m = series.medians[t]!;
-    zScore.push(lowerBetter ? m > mean + 3 * sd : m < mean - 3 * sd);
-  }
-  // The chosen defaults must be what judgeResult + confirmedRegression do.
-  const chosenAlerts: Alert[] = [];
-  for (let t = FIRST_JUDGED; t < RESULTS; t++) {
-    if (confirmedRegression(verdicts.slice(0, t - (FIRST_JUDGED - PRE) + 1))) chosenAlerts.push({ time: t, location: t });
-  }
-  score(scoreOf(`(a) gate, defaults, ${GATE_DEFAULTS.confirm} in a row`), series, chosenAlerts);
-  score(scoreOf('(a) gate, defaults, single result'), series, perResultAlerts(chosen, 1));
-  score(scoreOf(`(a0) gate without the run-to-run term, ${GATE_DEFAULTS.confirm} in a row`), series, perResultAlerts(pooledOnly, GATE_DEFAULTS.confirm));
-  score(scoreOf('(c) threshold: median 5% worse than baseline median'), series, perResultAlerts(threshold, 1));
-  score(scoreOf('(d) z-score: median 3σ worse than baseline mean'), series, perResultAlerts(zScore, 1));
-  for (const confirm of [2, 3]) {
-    score(scoreOf(`(c) threshold, ${confirm} in a row`), series, perResultAlerts(threshold, confirm));
-    score(scoreOf(`(d) z-score, ${confirm} in a row`), series, perResultAlerts(zScore, confirm));
-  }
-  for (const [key, flags] of sweep) for (const confirm of CONFIRMS) score(scoreOf(`sweep|${key}|${confirm}`), series, perResultAlerts(flags, confirm));
-
-  // (b) E-Divisive after every new result, on the medians so far; alert on each new worse change point.
-  const t0 = performance.now();
-  const cpAlerts: Alert[] = [];
-  for (let t = FIRST_JUDGED; t < RESULTS; t++) {
-    const cps = eDivisive(series.medians.slice(0, t + 1), { minMagnitude: GATE_DEFAULTS.minEffect, seed: i + 1 });
-    for (const cp of cps) {
-      const worse = lowerBetter ? cp.change > 0 : cp.change < 0;
-      if (worse && !cpAlerts.some((a) => Math.abs(a.location - cp.index) <= LOCATE)) cpAlerts.push({ time: t, location: cp.index });
-    }
-  }
-  cpMs += performance.now() - t0;
-  score(scoreOf('(b) E-Divisive change points, online'), series, cpAlerts);
-
-  // (e) the deployed system: gate alerts (named after the suspect, the first of the streak) OR
-  // change-point alerts, before and with CHANGE_POINT_ALERT.
-  const gateAlerts = chosenAlerts.map((a) => ({ time: a.time, location: a.time - (GATE_DEFAULTS.confirm - 1) }));
-  const prefixes: number[][] = [];
-  for (let t = FIRST_JUDGED; t < RESULTS; t++) prefixes.push(series.medians.slice(0, t + 1));
-  const t1 = performance.now();
-  const before = detectOnline(prefixes, BEFORE.pValue, BEFORE.permutations);
-  score(scoreOf('(e) gate (3 in a row) + change-point alerts as before: p 0.01, 99 permutations, ≥ minEffect'), series,
-    deployedAlerts(gateAlerts, (t) => sweepCandidate(prefixes[t - FIRST_JUDGED]!, before[t - FIRST_JUDGED]!, BEFORE, lowerBetter)));
-  const chosenCps = prefixes.map((z) => changePointToAlert(z, GATE_DEFAULTS.minEffect, series.direction));
-  score(scoreOf(`(e) gate (3 in a row) + change-point alerts, CHANGE_POINT_ALERT`), series, deployedAlerts(gateAlerts, (t) => chosenCps[t - FIRST_JUDGED]!));
-  score(scoreOf(`(e0) change-point alerts alone, CHANGE_POINT_ALERT`), series, deployedAlerts([], (t) => chosenCps[t - FIRST_JUDGED]!));
-  deployedMs += performance.now() - t1;
-
-  if (CP_SWEEP) {
-    const t2 = performance.now();
-    for (const [pValue, permutations] of SWEEP_DETECT) {
-      const detected = detectOnline(prefixes, pValue, permutations);
-      for (const prune of [false, true]) for (const magnitudeFactor of SWEEP_FACTORS) for (const minAfter of SWEEP_MIN_AFTER) {
-        const rule = { pValue, permutations, magnitudeFactor, minAfter, prune };
-        score(scoreOf(ruleKey(rule)), series, deployedAlerts(gateAlerts, (t) => sweepCandidate(prefixes[t - FIRST_JUDGED]!, detected[t - FIRST_JUDGED]!, rule, lowerBetter)));
-      }
-    }
-    sweepMs += performance.now() - t2;
-  }
-}
-
-// ---- report ------------------------------------------------------------------------------------
-
-interface Figures { precision: number; recall: number; f1: number; medianDelay: number; meanDelay: number; faPer1000: number; faQuiet: number; faNoisy: number }
-function figures(s: Score): Figures {
-  const precision = s.tp + s.fp === 0 ? 0 : s.tp / (s.tp + s.fp);
-  const recall = s.tp / (s.tp + s.fn);
-  const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-  const d = [...s.delays].sort((a, b) => a - b);
-  const medianDelay = d.length === 0 ? Number.NaN : d.length % 2 ? d[(d.length - 1) / 2]! : (d[d.length / 2 - 1]! + d[d.length / 2]!) / 2;
-  const meanDelay = d.length === 0 ? Number.NaN : d.reduce((a, b) => a + b, 0) / d.length;
-  const { quiet, noisy } = s.noChange;
-  const rate = (alerts: number, results: number): number => (results === 0 ? Number.NaN : (1000 * alerts) / results);
+async function loadServer(root: string | undefined): Promise<ServerModules & { name: string }> {
+  const base = root ? path.resolve(root) : path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+  const load = async (rel: string): Promise<Record<string, unknown>> => {
+    const file = path.join(base, rel);
+    return fs.existsSync(file) ? (await import(file)) as Record<string, unknown> : {};
+  };
+  const open = await load('server/db/open.js');
+  const registry = await load('server/farm/registry.js');
+  const jobs = await load('server/queue/jobs.js');
+  // Only another build's analyzer: a stale compiled file of this build must not run.
+  const analyzer = root ? await load('server/regression/analyzer.js') : {};
+  const policy = await load('server/regression/policy.js');
+  const series = await load('server/regression/series.js');
   return {
-    precision, recall, f1, medianDelay, meanDelay,
-    faPer1000: rate(quiet.alerts + noisy.alerts, quiet.results + noisy.results),
-    faQuiet: rate(quiet.alerts, quiet.results),
-    faNoisy: rate(noisy.alerts, noisy.results),
+    name: root ? `server at ${root}` : 'this build',
+    openDatabase: open.openDatabase as ServerModules['openDatabase'],
+    createAgent: registry.createAgent as ServerModules['createAgent'],
+    syncInventory: registry.syncInventory as ServerModules['syncInventory'],
+    completeJob: jobs.completeJob as ServerModules['completeJob'],
+    claimNextJob: jobs.claimNextJob as ServerModules['claimNextJob'],
+    queuePolicy: jobs.DEFAULT_POLICY,
+    analyzeDueSeries: analyzer.analyzeDueSeries as ServerModules['analyzeDueSeries'],
+    recentJudgeTimes: series.recentJudgeTimes as ServerModules['recentJudgeTimes'],
+    setPolicy: policy.setPolicy as ServerModules['setPolicy'],
+    defaultPolicy: policy.DEFAULT_POLICY as Record<string, unknown> | undefined,
   };
 }
-const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-const f3 = (x: number): string => x.toFixed(3);
 
-const kinds = { none: 0, worse: 0, better: 0 };
-for (let i = 0; i < SERIES; i++) kinds[(i % 10 < 4 ? 'none' : i % 10 < 8 ? 'worse' : 'better') as Kind]++;
-console.log(`Regression-detection quality: ${SERIES} series (seed ${SEED}) × ${RESULTS} results (${kinds.none} no change, ${kinds.worse} worse step, ${kinds.better} better step; steps ${STEPS.map(pct).join(', ')} at result 36–49).`);
-console.log('Noise: lognormal within-run CV 1–10%, 50–200 samples/run, between-run σ 0.2–2% and AR(1) drift σ ≤ 1% (20% of series on noisy devices: 2–5% and ≤ 2%),');
-console.log('spikes ≤ 2% of samples ×1.3–3,');
-console.log('1.5% of runs bimodal (20–70% of samples +8–30%), 1% of runs throttled (+4–20%); 30% of series are throughput (higher is better).');
-console.log(`Judged: results ${FIRST_JUDGED}–${RESULTS - 1} of every series, each against the previous ${WINDOW}.`);
-console.log(`TP: a worse step with an alert at a result in [step, step + ${DEADLINE}] pointing at or after step − ${LOCATE}; later alerts of the same step are not counted;`);
-console.log('FP: every other alert (before the step, on no-change or improvement series). Delay = alerting result − step index (0 = the first changed result).');
-console.log(`Gate defaults: minEffect ${GATE_DEFAULTS.minEffect}, alpha ${GATE_DEFAULTS.alpha}, window ${WINDOW}, confirm ${GATE_DEFAULTS.confirm}; E-Divisive: minSize ${CHANGE_POINT_DEFAULTS.minSize}, p ${CHANGE_POINT_DEFAULTS.pValue}, ${CHANGE_POINT_DEFAULTS.permutations} permutations, magnitude ≥ ${GATE_DEFAULTS.minEffect};`);
-console.log(`change-point alerts (e): CHANGE_POINT_ALERT p ${CHANGE_POINT_ALERT.pValue}, ${CHANGE_POINT_ALERT.permutations} permutations, step ≥ ${CHANGE_POINT_ALERT.magnitudeFactor} × minEffect, ≥ ${CHANGE_POINT_ALERT.minAfter} results from the change point on.\n`);
+// ---- feeding one corpus ----------------------------------------------------------------------------
 
-console.log('| method | precision | recall | F1 | median delay | mean delay | false alerts / 1,000 no-change results: all (quiet · noisy devices) | TP | FP |');
-console.log('|---|---|---|---|---|---|---|---|---|');
-for (const [name, s] of scores) {
-  if (name.startsWith('sweep|') || name.startsWith('cpsweep|')) continue;
-  const f = figures(s);
-  console.log(`| ${name} | ${f3(f.precision)} | ${f3(f.recall)} | **${f3(f.f1)}** | ${f.medianDelay} | ${f.meanDelay.toFixed(2)} | ${f.faPer1000.toFixed(2)} (${f.faQuiet.toFixed(2)} · ${f.faNoisy.toFixed(2)}) | ${s.tp} | ${s.fp} |`);
-}
-console.log('\nRecall by step size (worse steps):\n');
-console.log(`| method | ${STEPS.map(pct).join(' | ')} |`);
-console.log(`|---|${STEPS.map(() => '---').join('|')}|`);
-for (const [name, s] of scores) {
-  if (name.startsWith('sweep|') || name.startsWith('cpsweep|')) continue;
-  console.log(`| ${name} | ${STEPS.map((st) => { const [hit, all] = s.bySize.get(st) ?? [0, 0]; return f3(hit / all); }).join(' | ')} |`);
-}
-console.log('\nGate sweep: F1 / false alerts per 1,000 no-change results, for 1, 2 and 3 regression verdicts in a row:\n');
-console.log(`| alpha | minEffect | ${CONFIRMS.map((c) => `${c} in a row`).join(' | ')} |`);
-console.log(`|---|---|${CONFIRMS.map(() => '---').join('|')}|`);
-for (const alpha of ALPHAS) for (const e of EFFECTS) {
-  const cells = CONFIRMS.map((c) => { const f = figures(scoreOf(`sweep|${alpha}|${e}|${c}`)); return `${f3(f.f1)} / ${f.faPer1000.toFixed(2)}`; });
-  console.log(`| ${alpha} | ${e} | ${cells.join(' | ')} |`);
-}
-if (CP_SWEEP) {
-  console.log('\n(e) change-point alert sweep: F1 / false alerts per 1,000 no-change results of gate + change-point alerts, by minimum results from the change point on (5 = no requirement beyond minSize):');
-  for (const [pValue, permutations] of SWEEP_DETECT) for (const prune of [false, true]) {
-    console.log(`\np ≤ ${pValue}, ${permutations} permutations; magnitude factor ${prune ? 'as the floor of E-Divisive' : 'required of the latest change point'}:\n`);
-    console.log(`| factor | ${SWEEP_MIN_AFTER.map((m) => `after ≥ ${m}`).join(' | ')} |`);
-    console.log(`|---|${SWEEP_MIN_AFTER.map(() => '---').join('|')}|`);
-    for (const magnitudeFactor of SWEEP_FACTORS) {
-      const cells = SWEEP_MIN_AFTER.map((minAfter) => {
-        const f = figures(scoreOf(ruleKey({ pValue, permutations, magnitudeFactor, minAfter, prune })));
-        return `${f3(f.f1)} / ${f.faPer1000.toFixed(2)}`;
-      });
-      console.log(`| ${magnitudeFactor} | ${cells.join(' | ')} |`);
+const T0 = 1_750_000_000_000;
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+const sha = (seed: number, series: number, artifact: number): string => crypto.createHash('sha256').update(`${seed}:${series}:${artifact}`).digest('hex');
+const metricOf = (s: CorpusSeries): [string, string] => (s.direction === 'lower_is_better' ? ['latency_ms', 'ms'] : ['throughput_per_s', '1/s']);
+
+interface FeedStats { judgeMs: number[]; results: number; extraJobs: number; abJobs: number; rerunJobs: number; completeMs: number[]; wallMs: number; analyzeMs: number }
+
+async function feedCorpus(srv: ServerModules, seed: number, corpus: CorpusSeries[], tally: Tally, byClass: Map<string, Tally>, stats: FeedStats): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-quality-'));
+  const db = srv.openDatabase(path.join(dir, 'benchfleet.db'));
+  try {
+    const { agentId } = srv.createAgent(db, 'sim', T0);
+    srv.syncInventory(db, agentId, corpus.map((s) => ({ serial: `s${s.id}`, name: `dev${s.id}`, driver: 'linux', labels: {}, runtimes: ['onnxruntime'], online: true })), T0);
+    const devices = new Map((db.prepare('SELECT id, serial FROM devices').all() as { id: string; serial: string }[]).map((d) => [d.serial, d.id]));
+    if (srv.setPolicy && srv.defaultPolicy && (args['ab-rounds'] !== undefined || args.reruns !== undefined)) {
+      const p = { ...srv.defaultPolicy };
+      if (args['ab-rounds'] !== undefined) p.abRounds = Number(args['ab-rounds']);
+      if (args.reruns !== undefined) p.confirmReruns = Number(args.reruns);
+      srv.setPolicy(db, '*', p, T0);
     }
-  }
-  console.log('\n(e) sweep, every setting: name, precision, recall, F1, median delay, false alerts per 1,000 (quiet, noisy):');
-  for (const [name, s] of scores) {
-    if (!name.startsWith('cpsweep|')) continue;
-    const f = figures(s);
-    console.log(`${name.slice('cpsweep|'.length)}\t${f3(f.precision)}\t${f3(f.recall)}\t${f3(f.f1)}\t${f.medianDelay}\t${f.faPer1000.toFixed(2)}\t${f.faQuiet.toFixed(2)}\t${f.faNoisy.toFixed(2)}`);
+    const hasJobModel = (db.prepare(`SELECT COUNT(*) AS n FROM pragma_table_info('jobs') WHERE name = 'model_sha256'`).get() as { n: number }).n > 0;
+    const hasChanges = (db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'series_changes'`).get() as { n: number }).n > 0;
+    const insertModel = db.prepare(`INSERT OR IGNORE INTO models (sha256, family, variant, format, size_bytes, created_at) VALUES (?, ?, 'v', 'onnx', 1, ?)`);
+    const insertRun = db.prepare(`INSERT INTO runs (id, model_sha256, runtime, device_selector, settings, git, created_at) VALUES (?, ?, 'onnxruntime', ?, ?, ?, ?)`);
+    const insertJob = db.prepare(`INSERT INTO jobs (id, run_id, device_id, status, attempt, lease_owner, lease_expires_at, timeout_ms, created_at)
+                                  VALUES (?, ?, ?, 'assigned', 1, ?, ?, 600000, ?)`);
+    const jobModel = db.prepare(hasJobModel
+      ? 'SELECT COALESCE(j.model_sha256, r.model_sha256) AS sha, j.ab_test_id AS ab FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?'
+      : 'SELECT r.model_sha256 AS sha, NULL AS ab FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?');
+    const nextQueued = db.prepare(`SELECT MIN(not_before) AS t FROM jobs WHERE device_id = ? AND status = 'queued'`);
+    const wall = performance.now();
+    for (const s of corpus) {
+      const device = devices.get(`s${s.id}`)!;
+      const [metric, unit] = metricOf(s);
+      const artifactOf = new Map(s.artifactLevel.map((_, a) => [sha(seed, s.id, a), a]));
+      for (const [h] of artifactOf) insertModel.run(h, `f${s.id}`, T0);
+      const rng = seededRng((seed * 7919 + s.id * 104729 + 17) >>> 0);
+      const times: number[] = [];
+      let now = T0;
+      for (let t = 0; t < s.results.length; t++) {
+        now = Math.max(now + MINUTE, T0 + t * HOUR);
+        times.push(now);
+        const r = s.results[t]!;
+        const runId = `r-${s.id}-${t}`;
+        const jobId = `j-${s.id}-${t}`;
+        insertRun.run(runId, sha(seed, s.id, r.artifact), `dev${s.id}`, JSON.stringify({ threads: 1 }), JSON.stringify({ branch: 'main', commit: `c${t}`, baseline_branch: 'main' }), now);
+        insertJob.run(jobId, runId, device, agentId, now + HOUR, now);
+        const t1 = performance.now();
+        const out = srv.completeJob(db, { job_id: jobId, attempt: 1 }, agentId, now, [{ metric, unit, samples: Array.from(r.samples), flags: r.flags }], {});
+        stats.completeMs.push(performance.now() - t1);
+        const judged = srv.recentJudgeTimes?.(true);
+        if (judged?.length) stats.judgeMs.push(judged[judged.length - 1]!);
+        if (out !== 'accepted') throw new Error(`result ${jobId} was ${out}`);
+        stats.results++;
+        // The simulated device answers whatever the server queued for it, one job at a time.
+        for (let extra = 0; extra < 400; extra++) {
+          now += MINUTE;
+          let claimed = srv.claimNextJob(db, device, agentId, now, srv.queuePolicy);
+          if (!claimed) {
+            const wait = (nextQueued.get(device) as { t: number | null }).t;
+            if (wait === null) break;
+            now = Math.max(now, wait);
+            claimed = srv.claimNextJob(db, device, agentId, now, srv.queuePolicy);
+            if (!claimed) break;
+          }
+          const m = jobModel.get(claimed.id) as { sha: string; ab: string | null };
+          const job = extraJob(s, t, artifactOf.get(m.sha) ?? r.artifact, rng);
+          srv.completeJob(db, { job_id: claimed.id, attempt: claimed.attempt }, agentId, now, [{ metric, unit, samples: Array.from(job.samples), flags: job.flags }], {});
+          stats.extraJobs++;
+          if (m.ab) stats.abJobs++; else stats.rerunJobs++;
+        }
+        if (srv.analyzeDueSeries) {
+          const t2 = performance.now();
+          srv.analyzeDueSeries(db, now, 1_000_000);
+          stats.analyzeMs += performance.now() - t2;
+        }
+      }
+      const indexAt = (at: number): number => {
+        let i = 0;
+        while (i + 1 < times.length && times[i + 1]! <= at) i++;
+        return i;
+      };
+      const worse = (dir: string): 'worse' | 'better' => (dir === 'regression' ? 'worse' : 'better');
+      const reports: Report[] = hasChanges
+        ? (db.prepare(`SELECT c.direction, c.detected_at, c.source FROM series_changes c JOIN series se ON se.key = c.series_key WHERE se.device_id = ? ORDER BY c.detected_at`)
+          .all(device) as { direction: string; detected_at: number; source: string }[]).map((c) => ({ at: indexAt(c.detected_at), direction: worse(c.direction), source: c.source }))
+        : (db.prepare(`SELECT a.opened_at, a.kind FROM alerts a JOIN series se ON se.key = a.series_key WHERE se.device_id = ? ORDER BY a.opened_at`)
+          .all(device) as { opened_at: number; kind: string }[]).map((a) => ({ at: indexAt(a.opened_at), direction: 'worse' as const, source: a.kind }));
+      scoreSeries(tally, s, reports);
+      for (const key of [`noise:${s.noise}|${s.direction}`]) {
+        let t = byClass.get(key);
+        if (!t) { t = newTally(); byClass.set(key, t); }
+        scoreSeries(t, s, reports);
+      }
+    }
+    stats.wallMs += performance.now() - wall;
+  } finally {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
-const judged = SERIES * (RESULTS - FIRST_JUDGED + PRE);
-const online = SERIES * (RESULTS - FIRST_JUDGED);
-console.log(`\nTime: ${((performance.now() - started) / 1000).toFixed(1)} s in all; judgeResult ${(gateMs / judged).toFixed(2)} ms per result; E-Divisive ${(cpMs / online).toFixed(2)} ms per run on ≤ ${RESULTS} points;`
-  + ` (e) ${(deployedMs / online).toFixed(2)} ms per result${CP_SWEEP ? `; change-point alert sweep ${(sweepMs / 1000).toFixed(1)} s` : ''}.`);
+
+// ---- main ------------------------------------------------------------------------------------------
+
+const srv = await loadServer(args.server);
+const seeds = args.seeds!.split(',').map(Number);
+const mix = args.mix!.split(',').map(Number) as [number, number, number];
+const tally = newTally();
+const byClass = new Map<string, Tally>();
+const stats: FeedStats = { judgeMs: [], results: 0, extraJobs: 0, abJobs: 0, rerunJobs: 0, completeMs: [], wallMs: 0, analyzeMs: 0 };
+const opts = { series: Number(args.series), mix, disturbance: Number(args.disturbance), drift: Number(args.drift) };
+for (const seed of seeds) {
+  const corpus = makeCorpus({ ...opts, seed });
+  const before = stats.results;
+  await feedCorpus(srv, seed, corpus, tally, byClass, stats);
+  process.stderr.write(`seed ${seed}: ${stats.results - before} results fed\n`);
+}
+
+const f = figures(tally);
+const p2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const sorted = [...stats.completeMs].sort((a, b) => a - b);
+const quantile = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN; };
+const q = (p: number): number => quantile(sorted, p);
+console.log(`${srv.name}; corpus seeds ${seeds.join(',')} × ${opts.series} series (mix ${mix.join('/')}, disturbance ${opts.disturbance}, drift ${opts.drift}); `
+  + `${stats.results} results, ${tally.found + tally.missed} labelled steps; policy overrides: ab-rounds ${args['ab-rounds'] ?? 'default'}, reruns ${args.reruns ?? 'default'}`);
+console.log(`\n| ${STEP_SIZES.map((x) => `${Math.round(x * 100)}%`).join(' | ')} | all steps | precision | F1 | false / 1,000 no-change (low · mid · high · drift) | median delay |`);
+console.log(`|${STEP_SIZES.map(() => '---').join('|')}|---|---|---|---|---|`);
+console.log(`| ${STEP_SIZES.map((x) => ratio(tally, `size:${x}`)).join(' | ')} | ${p2(f.recall)} | ${p2(f.precision)} | **${p2(f.f1)}** | ${p2(f.falsePer1000)} (${(['low', 'mid', 'high', 'drift'] as const).map((k) => p2(f.falsePer1000ByNoise[k])).join(' · ')}) | ${f.medianDelay} |`);
+console.log('\nRecall by step size × direction × noise class (found / labelled):\n');
+console.log(`| noise | direction | ${STEP_SIZES.map((x) => `${Math.round(x * 100)}%`).join(' | ')} |`);
+console.log(`|---|---|${STEP_SIZES.map(() => '---').join('|')}|`);
+for (const noise of ['low', 'mid', 'high'] as NoiseClass[]) for (const d of ['worse', 'better']) {
+  console.log(`| ${noise} | ${d} | ${STEP_SIZES.map((x) => {
+    const b = tally.bySize.get(`size:${x}:noise:${noise}`) ? byDir(noise, x, d) : '-';
+    return b;
+  }).join(' | ')} |`);
+}
+console.log('\nBy noise class and metric direction:\n');
+console.log('| noise | metric | recall | precision | F1 | false / 1,000 | median delay |');
+console.log('|---|---|---|---|---|---|---|');
+for (const [key, t] of [...byClass].sort()) {
+  const g = figures(t);
+  const [noise, dir] = key.slice('noise:'.length).split('|');
+  console.log(`| ${noise} | ${dir} | ${p2(g.recall)} | ${p2(g.precision)} | ${p2(g.f1)} | ${p2(g.falsePer1000)} | ${g.medianDelay} |`);
+}
+console.log(`\nrecall of steps ≥ 8% at low noise (≤ 2%): ${bigLowRecall()}`);
+console.log(`extra jobs the server asked for: ${stats.extraJobs} (${(stats.extraJobs / stats.results).toFixed(3)} per result: A/B ${stats.abJobs}, reruns ${stats.rerunJobs})`);
+if (stats.judgeMs.length) console.log(`judging one result (judgeJob, inside completeJob): median ${quantile(stats.judgeMs, 0.5).toFixed(3)} ms, p95 ${quantile(stats.judgeMs, 0.95).toFixed(3)} ms, p99 ${quantile(stats.judgeMs, 0.99).toFixed(3)} ms`);
+console.log(`completeJob (store + judge) per result: median ${q(0.5).toFixed(3)} ms, p95 ${q(0.95).toFixed(3)} ms, p99 ${q(0.99).toFixed(3)} ms; `
+  + `${(stats.results / (stats.wallMs / 1000)).toFixed(0)} results/s fed in all (with the simulated device's extra jobs)${stats.analyzeMs > 0 ? `; change-point analysis ${(stats.analyzeMs / stats.results).toFixed(2)} ms per result` : ''}`);
+
+function byDir(noise: NoiseClass, size: number, dir: string): string {
+  const t = byClass.get(`noise:${noise}|lower_is_better`);
+  const u = byClass.get(`noise:${noise}|higher_is_better`);
+  let hit = 0;
+  let all = 0;
+  for (const x of [t, u]) {
+    const b = x?.bySize.get(`size:${size}:${dir}`);
+    if (b) { hit += b[0]; all += b[1]; }
+  }
+  return all ? `${hit}/${all}` : '-';
+}
+
+function bigLowRecall(): string {
+  let hit = 0;
+  let all = 0;
+  for (const x of STEP_SIZES.filter((v) => v >= 0.08)) {
+    const b = tally.bySize.get(`size:${x}:noise:low`);
+    if (b) { hit += b[0]; all += b[1]; }
+  }
+  return `${hit}/${all} = ${(hit / Math.max(1, all)).toFixed(2)}`;
+}
