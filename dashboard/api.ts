@@ -79,8 +79,8 @@ const q = (params: Record<string, string | undefined>) => new URLSearchParams(Ob
 
 export const api = {
   models: (signal?: AbortSignal) => get<Page<ModelView>>('/models?limit=500', signal),
-  compare: (family: string, objective: string, budget: number, signal?: AbortSignal) =>
-    get<CompareView>(`/compare?${q({ family, objective, budget: String(budget) })}`, signal),
+  compare: (family: string, objective: string, budget: number, settings: string | undefined, signal?: AbortSignal) =>
+    get<CompareView>(`/compare?${q({ family, objective, budget: String(budget), settings })}`, signal),
   series: (params: { family?: string; device?: string }, signal?: AbortSignal) => get<Page<SeriesView>>(`/series?${q({ limit: '500', ...params })}`, signal),
   seriesHistory: (key: string, metric: string, branch: string | undefined, signal?: AbortSignal) =>
     get<SeriesHistoryView>(`/series/${encodeURIComponent(key)}/${encodeURIComponent(metric)}?${q({ branch, limit: '300' })}`, signal),

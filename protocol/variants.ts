@@ -51,6 +51,12 @@ export const compareQuerySchema = z.strictObject({
   budget: z.coerce.number().min(0).max(1).default(0.01),
   objective: z.enum(['latency', 'energy', 'memory']).default('latency'),
   format: z.enum(['json', 'csv', 'md']).default('json'),
+  /** Narrow the settings compared: only results with this many threads / this runtime / this settings key. */
+  threads: z.coerce.number().int().min(1).max(256).optional(),
+  runtime: z.string().min(1).max(64).optional(),
+  settings: z.string().regex(/^[0-9a-f]{4,32}$/, 'a settings key (hex, or a unique prefix of one)').optional(),
+  /** How many of the newest results of a cell are pooled (median of their medians). */
+  window: z.coerce.number().int().min(1).max(100).default(10),
 });
 export type CompareObjective = 'latency' | 'energy' | 'memory';
 
@@ -78,12 +84,50 @@ export interface CompareVariant {
   accuracy: number | null;
 }
 
+/**
+ * What a compare cell was measured under — the settings part of a series' identity: the runtime,
+ * the thread count, the input settings and the runner the device used. Results are only ever
+ * compared (ratios, Pareto front, recommendation) under one settings key per device.
+ */
+export interface CompareSettings {
+  /** A short hash of the settings below. */
+  key: string;
+  runtime: string;
+  threads: number;
+  inputs: Record<string, unknown>;
+  runner: string | null;
+  /** One line for people: "onnxruntime · 2 threads · inputs x: shape 1×3×224×224 · runner onnxruntime-node". */
+  label: string;
+}
+
+/** A settings key with results in the family, and where. */
+export interface CompareSettingsOption extends CompareSettings { devices: string[]; results: number }
+
+/**
+ * current: the newest version of the variant under the device's settings key; stale: only an
+ * older version of the variant has results under that key (the newest is not measured there);
+ * settings_differ: the variant has results on the device only under other settings — shown for
+ * information, never in a ratio, the Pareto front or the recommendation.
+ */
+export type CompareCellStatus = 'current' | 'stale' | 'settings_differ';
+
 export interface CompareCell {
   variant: string;
   device: string;
+  status: CompareCellStatus;
+  /** Why the cell is stale or its settings differ, in one line (null when current). */
+  note: string | null;
+  /** The model version measured (for a stale cell, an older version than the variant's newest). */
+  sha256: string;
+  size_bytes: number;
+  settings: CompareSettings;
+  /** How many results were pooled (the newest `window` of this version, settings and device). */
+  results: number;
+  /** The newest of them. */
   job_id: string;
   run_id: string;
   measured_at: string;
+  /** Median of the pooled results' latency medians, with its 95% interval. */
   latency_ms: number | null;
   latency_ci: [number, number] | null;
   energy_mj: number | null;
@@ -98,7 +142,8 @@ export interface CompareCell {
   quality_kind: 'accuracy' | 'measured_accuracy' | 'top1_agreement' | null;
   /** Why this variant should not ship to this device (fidelity below the family's thresholds). */
   flags: string[];
-  vs_parent: { speedup: number | null; energy_saving: number | null; size_reduction: number | null; quality_drop: number | null } | null;
+  /** Ratios against the parent variant's cell on the same device under the same settings key (null when there is none). */
+  vs_parent: { parent_sha256: string; speedup: number | null; energy_saving: number | null; size_reduction: number | null; quality_drop: number | null } | null;
   pareto: boolean;
 }
 
@@ -109,6 +154,12 @@ export interface CompareView {
   objective: CompareObjective;
   budget: number;
   reference_variant: string | null;
+  /** The selection asked for (null = chosen per device: the key under which most variants' newest versions have results). */
+  selection: { threads: number | null; runtime: string | null; settings: string | null; window: number };
+  /** Every settings key with results in the family. */
+  settings_options: CompareSettingsOption[];
+  /** The settings key compared on each device. */
+  device_settings: Record<string, CompareSettings>;
   variants: CompareVariant[];
   devices: string[];
   cells: CompareCell[];

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { argmax, cosineSimilarity, maxAbsError, sampleFidelity } from '../protocol/fidelity.js';
-import { paretoFront, recommend } from '../server/variants/compare.js';
-import { kwsFp32, kwsWeights } from '../examples/models/generate.js';
+import { paretoFront, pooledMedian, recommend } from '../server/variants/compare.js';
+import { calibrate, kwsFp32, kwsInt8, kwsWeights, SEED } from '../examples/models/generate.js';
 import { seededRng } from '../protocol/random.js';
 import type { CompareView } from '../protocol/variants.js';
 import { repoRoot, startFarm, tempDir, type Farm } from './support/farm.js';
@@ -72,6 +72,17 @@ test('Pareto front and recommendation on fixed data', () => {
   assert.equal(recommend('pixel', candidates, 0.95, 0.2, null, 'latency', 'ms').variant, 'tiny', 'a looser budget picks the cheapest');
   assert.equal(recommend('mcu', candidates, 0.95, 0.01, 20, 'latency', 'ms').variant, null, 'int8 (30 MiB) does not fit 20 MiB; nothing else within budget fits');
   assert.match(recommend('mcu', candidates, 0.95, 0.01, 20, 'latency', 'ms').reason, /int8: peak memory 30\.0 MiB > 20 MiB/);
+});
+
+test('a compare cell pools results: median of medians with an order-statistic interval', () => {
+  const r = (median: number, lo = median - 1, hi = median + 1) => ({ median, ci_low: lo, ci_high: hi });
+  assert.deepEqual(pooledMedian([r(5, 4.5, 5.5)]), { value: 5, ci: [4.5, 5.5] }, 'one result: its own interval');
+  assert.deepEqual(pooledMedian([r(5), r(7), r(6)]), { value: 6, ci: [4, 8] }, 'few results: the span of their own intervals');
+  // Ten results: P(Binomial(10, ½) ≤ 1) = 1.1% ≤ 2.5% < P(≤ 2) = 5.5%, so the interval is [x(2), x(9)].
+  const ten = [10, 1, 9, 2, 8, 3, 7, 4, 6, 5].map((x) => r(x));
+  assert.deepEqual(pooledMedian(ten), { value: 5.5, ci: [2, 9] });
+  assert.deepEqual(pooledMedian([1, 2, 3, 4, 5, 6, 7].map((x) => r(x))), { value: 4, ci: [1, 7] }, 'seven results: [x(1), x(7)] (P(≤ 0) = 0.8%)');
+  assert.equal(pooledMedian([]), null);
 });
 
 let farm: Farm | null = null;
@@ -153,7 +164,7 @@ test('fidelity on the device flags a broken variant; compare shows ratios, Paret
   assert.equal((await f.cli(['compare', '--family', 'kws', '--format', 'csv', '-o', csvFile])).code, 0);
   const csv = fs.readFileSync(csvFile, 'utf8').trim().split('\n');
   assert.equal(csv.length, 4, 'a header and one row per variant on the device');
-  assert.match(csv[0]!, /^family,variant,parent,device,latency_ms/);
+  assert.match(csv[0]!, /^family,variant,parent,device,status,/);
   assert.ok(csv.some((l) => l.startsWith('kws,broken,fp32,testbox,') && l.includes('fidelity: ')));
   const missing = await f.cli(['compare', '--family', 'nope']);
   assert.equal(missing.code, 6);
@@ -182,5 +193,131 @@ test('fidelity on the device flags a broken variant; compare shows ratios, Paret
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
+  }
+});
+
+test('compare keys a cell like a series: one model version under one settings key, pooled; stale versions and other settings are never compared', { timeout: 240_000 }, async () => {
+  const f = await startFarm({ agent: true });
+  const box2Data = tempDir('box2');
+  let box2: import('node:child_process').ChildProcess | null = null;
+  try {
+    // A second device: another agent on this host, named box2.
+    const created = await f.api<{ token: string }>('POST', '/agents', { name: 'box2-agent' });
+    assert.equal(created.status, 201);
+    const { spawn } = await import('node:child_process');
+    box2 = spawn(process.execPath, [path.join(repoRoot, 'bin', 'benchfleet.js'), 'agent', '--server', f.url, '--token', created.body.token, '--data', box2Data, '--name', 'box2'],
+      { stdio: 'ignore' });
+    const { waitFor } = await import('./support/farm.js');
+    await waitFor('box2 online', async () => (await f.api<{ items: { name: string; state: string }[] }>('GET', '/devices')).body.items.some((d) => d.name === 'box2' && d.state !== 'offline'));
+
+    const fp32 = path.join(repoRoot, 'examples/models/kws-cnn-fp32.onnx');
+    const int8Old = path.join(repoRoot, 'examples/models/kws-cnn-int8.onnx');
+    assert.equal((await f.cli(['model', 'push', fp32, '--family', 'kws', '--variant', 'fp32'])).code, 0);
+    assert.equal((await f.cli(['model', 'push', int8Old, '--family', 'kws', '--variant', 'int8', '--parent', 'fp32'])).code, 0);
+    const run = async (variant: string, device: string, threads: number) => {
+      const r = await f.cli(['run', 'submit', '--model', `kws:${variant}`, '--device', device, '--threads', String(threads), '--warmup', '2', '--iterations', '20', '--wait', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    const compare = async (...extra: string[]) => {
+      const r = await f.cli(['compare', '--family', 'kws', '--json', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as CompareView;
+    };
+    const cellIn = (view: CompareView, variant: string, device: string) => view.cells.find((c) => c.variant === variant && c.device === device)!;
+
+    // Reproduction A: fp32 with 2 threads, int8 with 1 thread: no ratio across the two settings.
+    await run('fp32', 'testbox', 2);
+    await run('int8', 'testbox', 1);
+    let view = await compare();
+    for (const c of view.cells) {
+      if (!c.vs_parent) continue;
+      const parent = cellIn(view, view.variants.find((v) => v.variant === c.variant)!.parent!, c.device);
+      assert.equal(parent.settings.key, c.settings.key, `a ratio only within one settings key: ${JSON.stringify(c)}`);
+    }
+    assert.equal(cellIn(view, 'int8', 'testbox').vs_parent, null, 'int8 (1 thread) is not compared with fp32 (2 threads)');
+    assert.deepEqual(new Set([cellIn(view, 'fp32', 'testbox').status, cellIn(view, 'int8', 'testbox').status]), new Set(['current', 'settings_differ']));
+    const differ = view.cells.find((c) => c.status === 'settings_differ')!;
+    assert.match(differ.note ?? '', /settings differ: measured with onnxruntime · \d threads?/);
+    // The user chooses the settings: with --threads 1, int8 is current and fp32 (2 threads) differs.
+    view = await compare('--threads', '1');
+    assert.equal(view.device_settings.testbox?.threads, 1);
+    assert.equal(cellIn(view, 'int8', 'testbox').status, 'current');
+    assert.equal(cellIn(view, 'fp32', 'testbox').status, 'settings_differ');
+    assert.equal(view.recommendations.find((r) => r.device === 'testbox')!.variant === 'fp32', false, 'a variant measured under other settings is never recommended');
+    // fp32 with 1 thread too: now both are compared under the 1-thread key, which the default picks.
+    await run('fp32', 'testbox', 1);
+    view = await compare();
+    assert.equal(view.device_settings.testbox?.threads, 1, 'the key under which most variants were measured');
+    assert.equal(cellIn(view, 'int8', 'testbox').status, 'current');
+    assert.ok(cellIn(view, 'int8', 'testbox').vs_parent!.speedup! > 0);
+    assert.equal(view.settings_options.length, 2, 'both settings keys are listed');
+
+    // Reproduction B: box2 measured the old int8; a new int8 version is pushed and run on testbox only.
+    await run('fp32', 'box2', 1);
+    await run('int8', 'box2', 1);
+    const int8NewFile = path.join(tempDir('int8-new'), 'kws-int8-v2.onnx');
+    const w2 = kwsWeights(SEED + 5);
+    fs.writeFileSync(int8NewFile, kwsInt8(w2, calibrate(w2)));
+    assert.equal((await f.cli(['model', 'push', int8NewFile, '--family', 'kws', '--variant', 'int8', '--parent', 'fp32'])).code, 0);
+    await run('int8', 'testbox', 1);
+    view = await compare();
+    const newest = view.variants.find((v) => v.variant === 'int8')!;
+    const oldSha = (JSON.parse((await f.cli(['model', 'list', '--json'])).stdout) as { items?: { sha256: string; size_bytes: number; variant: string }[] } | { sha256: string; size_bytes: number; variant: string }[]);
+    const models = Array.isArray(oldSha) ? oldSha : oldSha.items ?? [];
+    const old = models.find((m) => m.variant === 'int8' && m.sha256 !== newest.sha256)!;
+    assert.ok(old, 'the old int8 version is listed');
+    const fresh = cellIn(view, 'int8', 'testbox');
+    assert.equal(fresh.status, 'current');
+    assert.equal(fresh.sha256, newest.sha256);
+    assert.equal(fresh.results, 1, 'the new version has one result; the old version\'s results are not pooled with it');
+    const stale = cellIn(view, 'int8', 'box2');
+    assert.equal(stale.status, 'stale');
+    assert.equal(stale.sha256, old.sha256, 'the latency shown is the old version\'s…');
+    assert.equal(stale.size_bytes, old.size_bytes, '…and so is the size');
+    assert.ok(Math.abs(stale.vs_parent!.size_reduction! - fs.statSync(fp32).size / old.size_bytes) < 1e-9);
+    assert.equal(stale.pareto, false);
+    const rec2 = view.recommendations.find((r) => r.device === 'box2')!;
+    assert.notEqual(rec2.variant, 'int8', `a stale cell is never recommended: ${rec2.reason}`);
+    assert.match(rec2.reason, /int8: stale/);
+
+    // Pooling: a second 1-thread result of fp32 on testbox — the median of two results with an interval around it.
+    await run('fp32', 'testbox', 1);
+    view = await compare();
+    const pooled = cellIn(view, 'fp32', 'testbox');
+    assert.equal(pooled.results, 2);
+    assert.ok(pooled.latency_ci![0] <= pooled.latency_ms! && pooled.latency_ms! <= pooled.latency_ci![1]);
+
+    // Every export carries the settings and the status.
+    const csv = (await f.cli(['compare', '--family', 'kws', '--format', 'csv'])).stdout.trim().split('\n');
+    assert.match(csv[0]!, /,status,note,model_sha256,size_bytes,settings_key,runtime,threads,inputs,runner,results,/);
+    assert.ok(csv.some((l) => l.startsWith('kws,int8,fp32,box2,stale,')), csv.join('\n'));
+    const md = (await f.cli(['compare', '--family', 'kws', '--format', 'md'])).stdout;
+    assert.match(md, /Settings: onnxruntime · 1 thread · default inputs/);
+    assert.match(md, /⏳ stale/);
+    const tableOut = (await f.cli(['compare', '--family', 'kws'])).stdout;
+    assert.match(tableOut, /box2 — onnxruntime · 1 thread/);
+    assert.match(tableOut, /settings with results \(choose with --settings/);
+    const bad = await f.cli(['compare', '--family', 'kws', '--settings', 'ffffffff']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /no results of family kws under settings ffffffff/);
+
+    // The page: the settings of each device, the stale version marked.
+    assert.ok(fs.existsSync(CHROMIUM), 'chromium not found: install it with `apt-get install -y chromium`');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+      await page.goto(`${f.url}/#/compare/kws&token=${f.adminToken}`);
+      const block = page.locator('[data-page="compare"] .card[data-device="box2"]');
+      await block.waitFor({ timeout: 15_000 });
+      assert.match(await block.locator('[data-field="settings"]').innerText(), /onnxruntime · 1 thread/);
+      assert.equal(await block.locator('tr[data-variant="int8"]').getAttribute('data-status'), 'stale');
+      assert.equal(await block.locator('tr[data-variant="int8"] [data-badge="stale"]').count(), 1);
+      assert.ok(await page.locator('#compare-settings option').count() >= 3, 'the settings selector lists both keys');
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    box2?.kill('SIGKILL');
+    await f.stop();
   }
 });

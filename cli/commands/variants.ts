@@ -183,13 +183,23 @@ export function registerVariantCommands(program: Command, env: CommandEnv): void
     .option('--devices <names>', 'comma-separated device names (default: every device with results)')
     .option('--budget <fraction>', 'allowed quality drop against the reference variant, e.g. 1% or 0.01', '1%')
     .option('--objective <what>', 'minimise latency, energy or memory', 'latency')
+    .option('--threads <n>', 'compare only results measured with this many threads')
+    .option('--runtime <runtime>', 'compare only results of this runtime')
+    .option('--settings <key>', 'compare only results under this settings key (or a unique prefix; the keys are listed in the output)')
+    .option('--window <n>', 'pool the newest n results of each cell', '10')
     .option('--format <format>', 'table, md (markdown), csv or json', 'table')
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(env.wrap(async ({ api, json, print, progress }, o: { family: string; devices?: string; budget: string; objective: string; format: string; output?: string }) => {
+    .action(env.wrap(async ({ api, json, print, progress }, o: {
+      family: string; devices?: string; budget: string; objective: string; format: string; output?: string; threads?: string; runtime?: string; settings?: string; window: string;
+    }) => {
       if (!['latency', 'energy', 'memory'].includes(o.objective)) throw new CliError(EXIT.usage, `--objective must be latency, energy or memory, got ${o.objective}`);
       const format = json ? 'json' : o.format;
       if (!['table', 'md', 'csv', 'json'].includes(format)) throw new CliError(EXIT.usage, `--format must be table, md, csv or json, got ${o.format}`);
-      const q = new URLSearchParams({ family: o.family, budget: String(parseFraction(o.budget, 'budget')), objective: o.objective, ...(o.devices ? { devices: o.devices } : {}) });
+      const q = new URLSearchParams({
+        family: o.family, budget: String(parseFraction(o.budget, 'budget')), objective: o.objective, window: String(int(o.window, 'window')),
+        ...(o.devices ? { devices: o.devices } : {}), ...(o.threads ? { threads: String(int(o.threads, 'threads')) } : {}),
+        ...(o.runtime ? { runtime: o.runtime } : {}), ...(o.settings ? { settings: o.settings.toLowerCase() } : {}),
+      });
       let text: string;
       if (format === 'csv' || format === 'md') {
         text = await api.request<string>('GET', `/compare?${q.toString()}&format=${format}`, { raw: true });
@@ -208,17 +218,24 @@ function compareTable(view: CompareView): string {
   const parts: string[] = [];
   for (const device of view.devices) {
     const cells = view.cells.filter((c) => c.device === device);
-    parts.push(`${device}:`, table(['VARIANT', 'PARENT', 'LATENCY ms', 'ENERGY mJ', 'PEAK MiB', 'QUALITY', 'SPEED-UP', 'SIZE ÷', 'Q DROP', 'PARETO', 'FLAGS'],
-      cells.map((c) => {
-        const v = view.variants.find((x) => x.variant === c.variant);
-        return [c.variant, v?.parent, num(c.latency_ms), num(c.energy_mj), num(c.peak_mem_mib),
-          c.quality === null ? null : `${(c.quality * 100).toFixed(1)}%${c.quality_kind === 'top1_agreement' ? ' agr' : ''}`,
-          c.vs_parent?.speedup ? `${c.vs_parent.speedup.toFixed(2)}×` : null, c.vs_parent?.size_reduction ? `${c.vs_parent.size_reduction.toFixed(2)}×` : null,
-          c.vs_parent?.quality_drop !== null && c.vs_parent?.quality_drop !== undefined ? `${(c.vs_parent.quality_drop * 100).toFixed(1)}%` : null,
-          c.pareto ? '★' : null, c.flags.join('; ') || null];
-      })));
+    const settings = view.device_settings[device];
+    parts.push(`${device}${settings ? ` — ${settings.label} (settings ${settings.key})` : ''}:`,
+      table(['VARIANT', 'PARENT', 'VERSION', 'N', 'LATENCY ms', '95% CI', 'ENERGY mJ', 'PEAK MiB', 'QUALITY', 'SPEED-UP', 'SIZE ÷', 'Q DROP', 'PARETO', 'FLAGS'],
+        cells.map((c) => {
+          const v = view.variants.find((x) => x.variant === c.variant);
+          return [c.variant, v?.parent, `${c.sha256.slice(0, 12)}${c.status === 'stale' ? ' stale' : c.status === 'settings_differ' ? ' ≠settings' : ''}`, c.results,
+            num(c.latency_ms), c.latency_ci ? `${num(c.latency_ci[0])}…${num(c.latency_ci[1])}` : null, num(c.energy_mj), num(c.peak_mem_mib),
+            c.quality === null ? null : `${(c.quality * 100).toFixed(1)}%${c.quality_kind === 'top1_agreement' ? ' agr' : ''}`,
+            c.vs_parent?.speedup ? `${c.vs_parent.speedup.toFixed(2)}×` : null, c.vs_parent?.size_reduction ? `${c.vs_parent.size_reduction.toFixed(2)}×` : null,
+            c.vs_parent?.quality_drop !== null && c.vs_parent?.quality_drop !== undefined ? `${(c.vs_parent.quality_drop * 100).toFixed(1)}%` : null,
+            c.pareto ? '★' : null, [...c.flags, ...(c.note ? [c.note] : [])].join('; ') || null];
+        })));
     const rec = view.recommendations.find((r) => r.device === device);
     if (rec) parts.push(`recommended: ${rec.variant ?? 'none'} — ${rec.reason}`, '');
+  }
+  if (view.settings_options.length > 1) {
+    parts.push('settings with results (choose with --settings, --threads or --runtime):',
+      ...view.settings_options.map((o) => `  ${o.key}  ${o.label} — ${o.results} result(s) on ${o.devices.join(', ')}`));
   }
   return parts.length ? parts.join('\n') : `no results yet for family ${view.family}: submit runs of its variants`;
 }

@@ -1,15 +1,23 @@
-// The variant × device comparison of a family: for every variant (its newest model) and device,
-// the newest successful result — latency, energy per inference, peak memory, output fidelity —
-// with ratios against the parent variant, fidelity flags, the Pareto front per device (quality
-// against cost) and a recommendation per device: the cheapest variant within the quality-drop
-// budget and the device's memory, with the reason.
+// The variant × device comparison of a family. A cell is keyed like a series: one model version
+// (sha256), one device and one settings key (runtime, threads, inputs, runner). Per device one
+// settings key is compared — chosen by the user, or the key under which most variants' newest
+// versions have results — and a cell pools that key's newest results of the version (median of
+// medians with its interval, how many results). A cell is marked stale when only an older version
+// of the variant was measured there, and settings_differ when the variant was measured only under
+// other settings; ratios against the parent variant, the Pareto front (quality against cost) and
+// the recommendation (the cheapest variant within the quality-drop budget and the device's memory,
+// with the reason) only ever use current cells under one settings key.
 import type { Db } from '../db/open.js';
-import type { CompareCell, CompareObjective, CompareVariant, CompareView, Compression, Recommendation } from '../../protocol/variants.js';
+import crypto from 'node:crypto';
+import type { CompareCell, CompareCellStatus, CompareObjective, CompareSettings, CompareSettingsOption, CompareVariant, CompareView, Compression, Recommendation } from '../../protocol/variants.js';
 import { BenchfleetError } from '../../protocol/errors.js';
 import { FIDELITY_METRICS } from '../../protocol/fidelity.js';
 import { getFamily } from './families.js';
 
-export interface CompareOptions { family: string; devices?: string[] | undefined; budget: number; objective: CompareObjective }
+export interface CompareOptions {
+  family: string; devices?: string[] | undefined; budget: number; objective: CompareObjective;
+  threads?: number | undefined; runtime?: string | undefined; settings?: string | undefined; window?: number | undefined;
+}
 
 const COST_OF: Record<CompareObjective, keyof Pick<CompareCell, 'latency_ms' | 'energy_mj' | 'peak_mem_mib'>> = {
   latency: 'latency_ms', energy: 'energy_mj', memory: 'peak_mem_mib',
@@ -58,8 +66,71 @@ export function recommend(device: string, candidates: Candidate[], referenceQual
   return { device, variant: best.variant, reason: parts.join('; ') };
 }
 
-interface ModelRow { variant: string; sha256: string; parent_variant: string | null; compression: string; tags: string; format: string; size_bytes: number; facts: string; accuracy: number | null }
-interface ResultRow { variant: string; device: string; job_id: string; run_id: string; finished_at: number; metric: string; median: number; mean: number; max: number; ci_low: number; ci_high: number }
+interface ModelRow { variant: string; sha256: string; parent_variant: string | null; compression: string; tags: string; format: string; size_bytes: number; facts: string; accuracy: number | null; created_at: number }
+interface ResultRow {
+  variant: string; sha256: string; device: string; job_id: string; run_id: string; finished_at: number; runtime: string; settings: string; runner: string | null;
+  metric: string; median: number; mean: number; max: number; ci_low: number; ci_high: number; flags: string;
+}
+
+/** The settings part of a series' identity, as a compare key (see CompareSettings). */
+export function compareSettings(runtime: string, threads: number, inputs: Record<string, unknown>, runner: string | null): CompareSettings {
+  const canonical = JSON.stringify([runtime, threads, canonicalJson(inputs), runner]);
+  const key = crypto.createHash('sha256').update(canonical).digest('hex').slice(0, 12);
+  return { key, runtime, threads, inputs, runner, label: settingsLabel(runtime, threads, inputs, runner) };
+}
+
+function canonicalJson(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(canonicalJson);
+  if (x && typeof x === 'object') return Object.fromEntries(Object.keys(x).sort().map((k) => [k, canonicalJson((x as Record<string, unknown>)[k])]));
+  return x;
+}
+
+function settingsLabel(runtime: string, threads: number, inputs: Record<string, unknown>, runner: string | null): string {
+  const parts = [runtime, `${threads} thread${threads === 1 ? '' : 's'}`];
+  const names = Object.keys(inputs).sort();
+  if (names.length === 0) parts.push('default inputs');
+  for (const name of names) {
+    const spec = inputs[name] as { shape?: number[]; fill?: number | string; data?: { dtype?: string; shape?: number[] } };
+    const bits: string[] = [];
+    if (spec.shape) bits.push(`shape ${spec.shape.join('×')}`);
+    if (spec.fill !== undefined) bits.push(`fill ${spec.fill}`);
+    if (spec.data) bits.push(`data ${spec.data.dtype ?? ''}${spec.data.shape ? ` ${spec.data.shape.join('×')}` : ''}`.trim());
+    parts.push(`input ${name}: ${bits.join(', ') || 'default'}`);
+  }
+  if (runner) parts.push(`runner ${runner}`);
+  return parts.join(' · ');
+}
+
+/**
+ * The median of job medians with a 95% interval. With six or more results, the distribution-free
+ * interval of order statistics (binomial, coverage ≥ 95%); with fewer, no order-statistic interval
+ * reaches 95%, so the interval spans every result's own interval (a single result: its own).
+ */
+export function pooledMedian(results: { median: number; ci_low: number; ci_high: number }[]): { value: number; ci: [number, number] } | null {
+  const xs = results.map((r) => r.median).filter(Number.isFinite).sort((a, b) => a - b);
+  const n = xs.length;
+  if (n === 0) return null;
+  const value = n % 2 === 1 ? xs[(n - 1) / 2]! : (xs[n / 2 - 1]! + xs[n / 2]!) / 2;
+  if (n < 6) {
+    const lo = Math.min(value, ...results.map((r) => r.ci_low).filter(Number.isFinite));
+    const hi = Math.max(value, ...results.map((r) => r.ci_high).filter(Number.isFinite));
+    return { value, ci: [lo, hi] };
+  }
+  // The largest k with P(Binomial(n, ½) < k) ≤ 2.5%: [x_(k), x_(n−k+1)] covers the median with ≥ 95%.
+  let k = 0;
+  let cdf = 0;
+  let pmf = Math.pow(0.5, n);
+  for (let i = 0; i <= n; i++) {
+    if (cdf + pmf > 0.025) break;
+    cdf += pmf;
+    k = i + 1;
+    pmf = (pmf * (n - i)) / (i + 1);
+  }
+  k = Math.max(1, k);
+  return { value, ci: [xs[k - 1]!, xs[n - k]!] };
+}
+
+interface Group { variant: string; sha256: string; device: string; settings: CompareSettings; jobs: Map<string, ResultRow[]>; newest: number }
 
 export function compareFamily(db: Db, opts: CompareOptions): CompareView {
   const models = db.prepare(
@@ -69,6 +140,7 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
   ).all(opts.family) as ModelRow[];
   if (models.length === 0) throw new BenchfleetError('not_found', `no models in family ${opts.family}`);
   const family = getFamily(db, opts.family);
+  const window = opts.window ?? 10;
 
   const variants: CompareVariant[] = models.map((m) => {
     const facts = JSON.parse(m.facts) as { parameterCount?: number; hasQuantOps?: boolean; int8InitializerCount?: number; weightSparsity?: number };
@@ -80,69 +152,120 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
       weight_sparsity: facts.weightSparsity ?? null, accuracy: m.accuracy,
     };
   });
+  const sizeOf = new Map((db.prepare('SELECT sha256, size_bytes FROM models WHERE family = ?').all(opts.family) as { sha256: string; size_bytes: number }[])
+    .map((r) => [r.sha256, r.size_bytes]));
 
-  // The newest successful job per variant and device (any model version of the variant; reruns included).
+  // Every successful result of the family — the model version each job really ran (an A/B job's
+  // arm overrides its run's model), its settings and runner — newest first, at most `window` jobs
+  // per version, device and settings (a settings key refines the SQL partition, so that is a bound).
   const rows = db.prepare(
-    `WITH latest AS (
-       SELECT mo.variant, d.name AS device, j.id AS job_id, j.run_id, j.finished_at,
-              ROW_NUMBER() OVER (PARTITION BY mo.variant, j.device_id ORDER BY j.finished_at DESC, j.rowid DESC) AS rn
-       FROM jobs j JOIN runs r ON r.id = j.run_id JOIN models mo ON mo.sha256 = r.model_sha256 JOIN devices d ON d.id = j.device_id
-       WHERE mo.family = ? AND j.status = 'succeeded')
-     SELECT l.variant, l.device, l.job_id, l.run_id, l.finished_at, me.metric, me.median, me.mean, me.max, me.ci_low, me.ci_high
-     FROM latest l JOIN measurements me ON me.job_id = l.job_id WHERE l.rn = 1`,
-  ).all(opts.family) as ResultRow[];
+    `WITH ranked AS (
+       SELECT mo.variant, mo.sha256, d.name AS device, j.id AS job_id, j.run_id, j.finished_at, r.runtime, r.settings,
+              json_extract(j.environment, '$.runner') AS runner,
+              DENSE_RANK() OVER (PARTITION BY mo.sha256, j.device_id, r.runtime, json_extract(r.settings, '$.threads'), json_extract(j.environment, '$.runner')
+                                 ORDER BY j.finished_at DESC, j.id DESC) AS rn
+       FROM jobs j JOIN runs r ON r.id = j.run_id JOIN models mo ON mo.sha256 = COALESCE(j.model_sha256, r.model_sha256) JOIN devices d ON d.id = j.device_id
+       WHERE mo.family = @family AND j.status = 'succeeded')
+     SELECT k.*, me.metric, me.median, me.mean, me.max, me.ci_low, me.ci_high, me.flags
+     FROM ranked k JOIN measurements me ON me.job_id = k.job_id WHERE k.rn <= @limit
+     ORDER BY k.finished_at DESC, k.job_id DESC`,
+  ).all({ family: opts.family, limit: window * 8 }) as ResultRow[];
   const wanted = opts.devices && opts.devices.length > 0 ? new Set(opts.devices) : null;
-  const byCell = new Map<string, ResultRow[]>();
+
+  // Results grouped by (version, device, settings key).
+  const groups = new Map<string, Group>();
+  const settingsOf = new Map<string, CompareSettings>();
   for (const r of rows) {
     if (wanted && !wanted.has(r.device)) continue;
-    const k = `${r.variant}\u0000${r.device}`;
-    byCell.set(k, [...(byCell.get(k) ?? []), r]);
+    const st = JSON.parse(r.settings) as { threads?: number; inputs?: Record<string, unknown> };
+    const settings = compareSettings(r.runtime, st.threads ?? 1, st.inputs ?? {}, r.runner);
+    settingsOf.set(settings.key, settings);
+    const gk = `${r.sha256}\u0000${r.device}\u0000${settings.key}`;
+    let g = groups.get(gk);
+    if (!g) { g = { variant: r.variant, sha256: r.sha256, device: r.device, settings, jobs: new Map(), newest: r.finished_at }; groups.set(gk, g); }
+    if (!g.jobs.has(r.job_id) && g.jobs.size >= window) continue;
+    g.jobs.set(r.job_id, [...(g.jobs.get(r.job_id) ?? []), r]);
+    g.newest = Math.max(g.newest, r.finished_at);
   }
-  const devices = [...new Set([...byCell.keys()].map((k) => k.split('\u0000')[1]!))].sort();
+  const allGroups = [...groups.values()];
+  const options: CompareSettingsOption[] = [...settingsOf.values()].map((s) => {
+    const here = allGroups.filter((g) => g.settings.key === s.key);
+    return { ...s, devices: [...new Set(here.map((g) => g.device))].sort(), results: here.reduce((a, g) => a + g.jobs.size, 0) };
+  }).sort((a, b) => b.results - a.results || a.key.localeCompare(b.key));
+
+  // The settings a user asked for narrow the keys; a key prefix must name one key.
+  let explicitKey: string | null = null;
+  if (opts.settings) {
+    const matches = options.filter((o) => o.key.startsWith(opts.settings!));
+    if (matches.length === 0) throw new BenchfleetError('not_found', `no results of family ${opts.family} under settings ${opts.settings}${options.length ? ` (there are: ${options.map((o) => `${o.key} = ${o.label}`).join('; ')})` : ''}`);
+    if (matches.length > 1) throw new BenchfleetError('validation_failed', `settings ${opts.settings} is ambiguous: ${matches.map((o) => o.key).join(', ')}`);
+    explicitKey = matches[0]!.key;
+  }
+  const selectable = (s: CompareSettings) => (explicitKey === null || s.key === explicitKey)
+    && (opts.threads === undefined || s.threads === opts.threads) && (opts.runtime === undefined || s.runtime === opts.runtime);
+
+  const newestSha = new Map(variants.map((v) => [v.variant, v.sha256]));
+  const devices = [...new Set(allGroups.map((g) => g.device))].sort();
+  const deviceSettings: Record<string, CompareSettings> = {};
+  for (const device of devices) {
+    // The key under which most variants' newest versions have results; then most variants at all; then the most recent.
+    const keys = [...new Set(allGroups.filter((g) => g.device === device && selectable(g.settings)).map((g) => g.settings.key))];
+    const score = (key: string) => {
+      const gs = allGroups.filter((g) => g.device === device && g.settings.key === key);
+      return [new Set(gs.filter((g) => newestSha.get(g.variant) === g.sha256).map((g) => g.variant)).size, new Set(gs.map((g) => g.variant)).size, Math.max(...gs.map((g) => g.newest))];
+    };
+    keys.sort((a, b) => {
+      const [sa, sb] = [score(a), score(b)];
+      return sb[0]! - sa[0]! || sb[1]! - sa[1]! || sb[2]! - sa[2]! || a.localeCompare(b);
+    });
+    if (keys[0]) deviceSettings[device] = settingsOf.get(keys[0])!;
+  }
+
   const variantOf = new Map(variants.map((v) => [v.variant, v]));
   const thresholds = family ? { cosine: family.min_cosine, top1: family.min_top1 } : null;
-
   const cells: CompareCell[] = [];
-  for (const [k, rs] of byCell) {
-    const [variant, device] = k.split('\u0000') as [string, string];
-    const metric = (name: string) => rs.find((r) => r.metric === name);
-    const lat = metric('latency_ms');
-    const cos = metric(FIDELITY_METRICS.cosine);
-    const top1 = metric(FIDELITY_METRICS.top1);
-    const err = metric(FIDELITY_METRICS.maxAbsError);
-    const acc = metric(FIDELITY_METRICS.accuracy);
-    const v = variantOf.get(variant);
-    const flags: string[] = [];
-    if (thresholds && cos && cos.median < thresholds.cosine) flags.push(`fidelity: cosine ${cos.median.toFixed(4)} < ${thresholds.cosine}`);
-    if (thresholds && top1 && top1.mean < thresholds.top1) flags.push(`fidelity: top-1 agreement ${(top1.mean * 100).toFixed(0)}% < ${(thresholds.top1 * 100).toFixed(0)}%`);
-    const quality = v?.accuracy ?? acc?.mean ?? top1?.mean ?? null;
-    cells.push({
-      variant, device, job_id: rs[0]!.job_id, run_id: rs[0]!.run_id, measured_at: new Date(rs[0]!.finished_at).toISOString(),
-      latency_ms: lat?.median ?? null, latency_ci: lat ? [lat.ci_low, lat.ci_high] : null,
-      energy_mj: metric('energy_mj')?.median ?? null, peak_mem_mib: metric('peak_rss_mib')?.median ?? null,
-      fidelity_cosine: cos?.median ?? null, fidelity_top1: top1?.mean ?? null, output_max_abs_error: err?.max ?? null, accuracy_measured: acc?.mean ?? null,
-      quality, quality_kind: v?.accuracy !== null && v?.accuracy !== undefined ? 'accuracy' : acc ? 'measured_accuracy' : top1 ? 'top1_agreement' : null,
-      flags, vs_parent: null, pareto: false,
-    });
+  for (const device of devices) {
+    const chosen = deviceSettings[device];
+    for (const v of variants) {
+      const mine = allGroups.filter((g) => g.device === device && g.variant === v.variant);
+      if (mine.length === 0) continue;
+      const byRecency = (a: Group, b: Group) => b.newest - a.newest;
+      let status: CompareCellStatus;
+      let note: string | null = null;
+      let g = chosen ? mine.find((x) => x.settings.key === chosen.key && x.sha256 === v.sha256) : undefined;
+      if (g) status = 'current';
+      else if (chosen && (g = mine.filter((x) => x.settings.key === chosen.key).sort(byRecency)[0])) {
+        status = 'stale';
+        note = `measured on an older version (${g.sha256.slice(0, 12)}) — the newest, ${v.sha256.slice(0, 12)}, has no results here under these settings`;
+      } else {
+        g = [...mine].sort((a, b) => Number(b.sha256 === v.sha256) - Number(a.sha256 === v.sha256) || byRecency(a, b))[0]!;
+        status = 'settings_differ';
+        note = chosen ? `settings differ: measured with ${g.settings.label}, not ${chosen.label}` : `settings differ: measured with ${g.settings.label}`;
+        if (g.sha256 !== v.sha256) note += `, on an older version (${g.sha256.slice(0, 12)})`;
+      }
+      cells.push(cellOf(g, status, note, sizeOf.get(g.sha256) ?? v.size_bytes, v, thresholds));
+    }
   }
-  // Ratios against the parent variant on the same device.
-  const cellOf = (variant: string, device: string) => cells.find((c) => c.variant === variant && c.device === device);
+
+  // Ratios against the parent variant on the same device under the same settings; never across settings.
+  const cellFor = (variant: string, device: string) => cells.find((c) => c.variant === variant && c.device === device);
   for (const c of cells) {
     const parent = variantOf.get(c.variant)?.parent;
-    if (!parent) continue;
-    const p = cellOf(parent, c.device);
-    const pv = variantOf.get(parent);
-    const v = variantOf.get(c.variant)!;
-    const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? a / b : null);
+    if (!parent || c.status === 'settings_differ') continue;
+    const p = cellFor(parent, c.device);
+    if (!p || p.status === 'settings_differ' || p.settings.key !== c.settings.key) continue;
+    const ratio = (a: number | null, b: number | null) => (a && b ? a / b : null);
     c.vs_parent = {
-      speedup: ratio(p?.latency_ms, c.latency_ms),
-      energy_saving: p?.energy_mj && c.energy_mj ? 1 - c.energy_mj / p.energy_mj : null,
-      size_reduction: pv ? pv.size_bytes / v.size_bytes : null,
-      quality_drop: p?.quality !== null && p?.quality !== undefined && c.quality !== null ? p.quality - c.quality : null,
+      parent_sha256: p.sha256,
+      speedup: ratio(p.latency_ms, c.latency_ms),
+      energy_saving: p.energy_mj && c.energy_mj ? 1 - c.energy_mj / p.energy_mj : null,
+      size_reduction: p.size_bytes / c.size_bytes,
+      quality_drop: p.quality !== null && c.quality !== null ? p.quality - c.quality : null,
     };
   }
-  // Pareto front and recommendation per device. The reference quality is the family's reference
-  // variant (or else the best quality measured on the device).
+  // Pareto front and recommendation per device, under the device's settings key, on current
+  // versions only. The reference quality is the family's reference variant (or else the best
+  // quality measured on the device).
   const costKey = COST_OF[opts.objective];
   const recommendations: Recommendation[] = [];
   const memLimit = (device: string): number | null => {
@@ -153,15 +276,59 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
   };
   for (const device of devices) {
     const here = cells.filter((c) => c.device === device);
-    const scored = here.filter((c) => c[costKey] !== null && c.quality !== null);
+    const comparable = here.filter((c) => c.status === 'current');
+    const scored = comparable.filter((c) => c[costKey] !== null && c.quality !== null);
     const front = paretoFront(scored.map((c) => ({ cost: c[costKey]!, quality: c.quality! })));
     scored.forEach((c, i) => { c.pareto = front.has(i); });
-    const refCell = family ? here.find((c) => c.variant === family.reference_variant) : undefined;
-    const qualities = here.map((c) => c.quality).filter((q): q is number => q !== null);
+    const refCell = family ? comparable.find((c) => c.variant === family.reference_variant) : undefined;
+    const qualities = comparable.map((c) => c.quality).filter((q): q is number => q !== null);
     const refQuality = refCell?.quality ?? (qualities.length ? Math.max(...qualities) : null);
-    recommendations.push(recommend(device, here.map((c) => ({ variant: c.variant, cost: c[costKey], quality: c.quality, peakMemMib: c.peak_mem_mib, flags: c.flags })),
-      refQuality, opts.budget, memLimit(device), opts.objective, opts.objective === 'latency' ? 'ms' : opts.objective === 'energy' ? 'mJ' : 'MiB'));
+    const rec = recommend(device, comparable.map((c) => ({ variant: c.variant, cost: c[costKey], quality: c.quality, peakMemMib: c.peak_mem_mib, flags: c.flags })),
+      refQuality, opts.budget, memLimit(device), opts.objective, opts.objective === 'latency' ? 'ms' : opts.objective === 'energy' ? 'mJ' : 'MiB');
+    const left = here.filter((c) => c.status !== 'current').map((c) => `${c.variant}: ${c.status === 'stale' ? 'stale (older version measured)' : 'settings differ'}`);
+    if (left.length) rec.reason += `; not compared: ${left.join('; ')}`;
+    recommendations.push(rec);
   }
   cells.sort((a, b) => a.device.localeCompare(b.device) || a.variant.localeCompare(b.variant));
-  return { family: opts.family, objective: opts.objective, budget: opts.budget, reference_variant: family?.reference_variant ?? null, variants, devices, cells, recommendations };
+  return {
+    family: opts.family, objective: opts.objective, budget: opts.budget, reference_variant: family?.reference_variant ?? null,
+    selection: { threads: opts.threads ?? null, runtime: opts.runtime ?? null, settings: explicitKey, window },
+    settings_options: options, device_settings: deviceSettings, variants, devices, cells, recommendations,
+  };
+}
+
+/** One cell: the pooled results of one version, device and settings key. */
+function cellOf(g: Group, status: CompareCellStatus, note: string | null, sizeBytes: number, v: CompareVariant, thresholds: { cosine: number; top1: number } | null): CompareCell {
+  const jobs = [...g.jobs.values()];
+  const newest = jobs[0]![0]!;
+  // Flagged results (throttled, charging…) are left out when unflagged ones exist.
+  const metric = (name: string): ResultRow[] => {
+    const all = jobs.map((rs) => rs.find((r) => r.metric === name)).filter((r): r is ResultRow => r !== undefined);
+    const clean = all.filter((r) => r.flags === '[]');
+    return clean.length > 0 ? clean : all;
+  };
+  const pooled = (name: string) => pooledMedian(metric(name));
+  const mean = (name: string): number | null => {
+    const rs = metric(name);
+    return rs.length ? rs.reduce((a, r) => a + r.mean, 0) / rs.length : null;
+  };
+  const lat = pooled('latency_ms');
+  const cos = pooled(FIDELITY_METRICS.cosine);
+  const top1 = mean(FIDELITY_METRICS.top1);
+  const errs = metric(FIDELITY_METRICS.maxAbsError);
+  const acc = mean(FIDELITY_METRICS.accuracy);
+  const flags: string[] = [];
+  if (thresholds && cos && cos.value < thresholds.cosine) flags.push(`fidelity: cosine ${cos.value.toFixed(4)} < ${thresholds.cosine}`);
+  if (thresholds && top1 !== null && top1 < thresholds.top1) flags.push(`fidelity: top-1 agreement ${(top1 * 100).toFixed(0)}% < ${(thresholds.top1 * 100).toFixed(0)}%`);
+  const userAccuracy = g.sha256 === v.sha256 ? v.accuracy : null;
+  const quality = userAccuracy ?? acc ?? top1;
+  return {
+    variant: g.variant, device: g.device, status, note, sha256: g.sha256, size_bytes: sizeBytes, settings: g.settings, results: metric('latency_ms').length || jobs.length,
+    job_id: newest.job_id, run_id: newest.run_id, measured_at: new Date(newest.finished_at).toISOString(),
+    latency_ms: lat?.value ?? null, latency_ci: lat?.ci ?? null,
+    energy_mj: pooled('energy_mj')?.value ?? null, peak_mem_mib: pooled('peak_rss_mib')?.value ?? null,
+    fidelity_cosine: cos?.value ?? null, fidelity_top1: top1, output_max_abs_error: errs.length ? Math.max(...errs.map((r) => r.max)) : null, accuracy_measured: acc,
+    quality, quality_kind: userAccuracy !== null ? 'accuracy' : acc !== null ? 'measured_accuracy' : top1 !== null ? 'top1_agreement' : null,
+    flags, vs_parent: null, pareto: false,
+  };
 }

@@ -36,7 +36,10 @@ export function variantRoutes(ctx: ServerContext): Router {
 
   r.get('/compare', read, (req, res) => {
     const q = validate(compareQuerySchema, req.query, 'query');
-    const view = compareFamily(ctx.db, { family: q.family, devices: q.devices?.split(',').map((d) => d.trim()).filter(Boolean), budget: q.budget, objective: q.objective });
+    const view = compareFamily(ctx.db, {
+      family: q.family, devices: q.devices?.split(',').map((d) => d.trim()).filter(Boolean), budget: q.budget, objective: q.objective,
+      threads: q.threads, runtime: q.runtime, settings: q.settings, window: q.window,
+    });
     if (q.format === 'csv') res.type('text/csv').send(compareCsv(view));
     else if (q.format === 'md') res.type('text/markdown').send(compareMarkdown(view));
     else res.json(view);
