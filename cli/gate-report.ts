@@ -4,9 +4,8 @@
 // gate natively. A result judged a regression fails the gate once confirmed — by an A/B test, by
 // reruns, or by the series' history — or when the policy leaves no way to confirm it.
 import type { AbTestView, JobView, RunView, VerdictView } from '../protocol/api.js';
+import { formatChange, formatInterval, signedPercent as pct } from '../protocol/change.js';
 import { num } from './format.js';
-
-const pct = (x: number | null) => (x === null || !Number.isFinite(x) ? '–' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
 
 const BY = { ab: 'an A/B test', rerun: 'reruns', history: 'the series\' history' } as const;
 
@@ -59,7 +58,8 @@ export function markdownSummary(run: RunView, dashboardUrl: string | null): stri
     `**${headline}** — run \`${run.id}\`${git ? ` · ${git}` : ''} · model \`${run.model.sha256.slice(0, 12)}\` · ${run.runtime}`,
     '',
   ];
-  if (jobs.length > 0) lines.push('| Device | Metric | Baseline median | This run | Change | 95% CI of change | z | Verdict |', '|---|---|---:|---:|---:|---|---:|---|');
+  if (jobs.length > 0) lines.push('| Device | Metric | Baseline level | After | Change | 95% CI of change | z | Verdict |', '|---|---|---:|---:|---:|---|---:|---|');
+  const evidence: string[] = [];
   for (const j of jobs) {
     if (j.status !== 'succeeded') {
       lines.push(`| ${j.device_name} | – | – | – | – | – | – | ⚠️ job ${j.status}${j.error ? `: ${j.error.code}` : ''} |`);
@@ -69,21 +69,22 @@ export function markdownSummary(run: RunView, dashboardUrl: string | null): stri
     for (const v of j.verdicts) {
       const m = j.measurements.find((x) => x.metric === v.metric);
       const o = outcome(v);
-      const ci = v.ci_low === null || v.ci_high === null ? '–' : `${pct(v.ci_low)} … ${pct(v.ci_high)}`;
-      lines.push(`| ${j.device_name} | ${v.metric}${m ? ` (${m.unit})` : ''} | ${num(v.baseline_median)} | ${num(v.candidate_median)} | ${pct(v.effect)} | ${ci} | ` +
+      lines.push(`| ${j.device_name} | ${v.metric}${m ? ` (${m.unit})` : ''} | ${num(v.baseline_median)} | ${num(v.candidate_median)} | ${pct(v.effect)} | ${formatInterval(v)} | ` +
         `${v.z === null ? '–' : v.z.toFixed(1)} | ${o.icon} ${o.text}${v.verdict === 'regression' && reruns > 0 ? ` (${reruns} rerun${reruns === 1 ? '' : 's'})` : ''} |`);
+      if (v.evidence && (v.verdict === 'regression' || v.verdict === 'improvement')) evidence.push(`- ${j.device_name} ${v.metric}: ${v.evidence}${v.hint ? ` — ${v.hint}` : ''}`);
     }
   }
   if (jobs.length > 0) {
-    lines.push('', `Change is relative to the current level of the series on \`${baseline}\` (its results since the last change); positive = worse; ` +
+    lines.push('', `Change is from the series' level on \`${baseline}\` (its results since the last change) to *After*; positive = worse; ` +
       'z is the evidence in standard errors. A suspect result is confirmed by a paired A/B test of the baseline model against this one, by reruns, or by the series\' history.');
+    if (evidence.length > 0) lines.push('', 'What each change rests on:', '', ...evidence);
   }
   if (tests.length > 0) {
     lines.push('', `### Paired A/B: \`${tests[0]!.candidate_sha256.slice(0, 12)}\` (B) against \`${tests[0]!.baseline_sha256.slice(0, 12)}\` (A)`, '',
       '| Device | Metric | Rounds | B vs A | Interval | Noise per round | Verdict |', '|---|---|---:|---:|---|---:|---|');
     for (const t of tests) {
       const o = abOutcome(t);
-      lines.push(`| ${t.device_name} | ${t.metric} | ${t.rounds}/${t.max_rounds} | ${pct(t.estimate)} | ${t.ci_low === null || t.ci_high === null ? '–' : `${pct(t.ci_low)} … ${pct(t.ci_high)}`} | ` +
+      lines.push(`| ${t.device_name} | ${t.metric} | ${t.rounds}/${t.max_rounds} | ${pct(t.estimate)} | ${formatInterval(t)} | ` +
         `${t.noise === null ? '–' : `${(t.noise * 100).toFixed(1)}%`} | ${o.icon} ${o.text} |`);
     }
     lines.push('', 'Each round runs A and B back to back on the same device (alternating which goes first); the interval holds over every look at the data.');
@@ -106,7 +107,8 @@ export function junitXml(run: RunView): string {
     }
     for (const v of j.verdicts) {
       const o = outcome(v);
-      const detail = `${v.metric}: baseline ${num(v.baseline_median)}, this run ${num(v.candidate_median)}, change ${pct(v.effect)}, z=${v.z === null ? '-' : v.z.toFixed(1)}, ${o.text}`;
+      const detail = `${v.metric}: baseline level ${num(v.baseline_median)}, after ${num(v.candidate_median)}, change ${formatChange(v)}, z=${v.z === null ? '-' : v.z.toFixed(1)}, ${o.text}` +
+        `${v.evidence ? `; evidence: ${v.evidence}` : ''}`;
       if (o.failed) failures++;
       cases.push(`    <testcase classname="${classname}" name="${xml(v.metric)}">` +
         (o.failed ? `<failure message="${xml(`regression ${pct(v.effect)}`)}">${xml(detail)}</failure>` : `<system-out>${xml(detail)}</system-out>`) + '</testcase>');
@@ -115,7 +117,7 @@ export function junitXml(run: RunView): string {
   for (const t of gateTests(run)) {
     const o = abOutcome(t);
     const classname = xml(`benchfleet.${run.model.family}.${run.model.variant}.${t.device_name}`);
-    const detail = `A/B ${t.metric}: B vs A ${pct(t.estimate)}, interval ${pct(t.ci_low)} … ${pct(t.ci_high)}, ${t.rounds} rounds, ${o.text}`;
+    const detail = `A/B ${t.metric}: B vs A ${pct(t.estimate)}, interval ${formatInterval(t)}, ${t.rounds} rounds, ${o.text}`;
     if (o.failed) failures++;
     cases.push(`    <testcase classname="${classname}" name="${xml(`ab ${t.metric}`)}">` +
       (o.failed ? `<failure message="${xml(`regression ${pct(t.effect)}`)}">${xml(detail)}</failure>` : `<system-out>${xml(detail)}</system-out>`) + '</testcase>');

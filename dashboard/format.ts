@@ -3,6 +3,7 @@
 // health value. Pure functions with no DOM access, so pages stay declarative.
 import type { Tone } from './dom.js';
 import type { AlertView } from '../protocol/alerts.js';
+import { formatChange, signedPercent } from '../protocol/change.js';
 
 /** Formats a measurement with ~3–4 significant digits (1234.5 → "1235", 1.23456 → "1.235"). */
 export function num(value: number | null | undefined, digits = 3): string {
@@ -79,10 +80,15 @@ export function label(value: string): string {
   return value.replace(/_/g, ' ');
 }
 
-/** A relative change as a signed percentage (0.153 → "+15.3%"). */
+/** A relative change as a signed percentage (0.153 → "+15.3%"): the protocol's one definition. */
 export function signedPct(value: number | null | undefined, digits = 1): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '—';
-  return `${value >= 0 ? '+' : ''}${(value * 100).toFixed(digits)}%`;
+  return signedPercent(value, digits);
+}
+
+/** A reported change with its 95% interval ("+12.3% (95% CI +10.1% … +14.6%)"), as everywhere else. */
+export function change(c: { effect: number | null; ci_low: number | null; ci_high: number | null }): string {
+  return c.effect === null ? '—' : formatChange(c);
 }
 
 /** A share or relative size as a percentage (0.007 → "0.7%"). */

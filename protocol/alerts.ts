@@ -128,10 +128,11 @@ export interface SeriesChangeView {
   direction: 'regression' | 'improvement';
   before: number;
   after: number;
-  /** Relative change, positive = worse (and its interval when an A/B test measured it). */
+  /** Relative change from before to after, positive = worse, with its 95% interval, and what it rests on. */
   effect: number;
   ci_low: number | null;
   ci_high: number | null;
+  evidence: string | null;
   /** Evidence as an equivalent normal score, and how many results (or A/B rounds) carried it. */
   z: number;
   results: number;
@@ -186,7 +187,11 @@ export interface AlertView {
   kind: 'change' | 'ab' | 'gate' | 'change_point';
   status: AlertStatus;
   severity: AlertSeverity;
+  /** The change against the alert's baseline (positive = worse), its 95% interval, and what it rests on. */
   effect: number;
+  ci_low: number | null;
+  ci_high: number | null;
+  evidence: string | null;
   baseline_median: number;
   current_median: number;
   job_id: string;

@@ -208,12 +208,17 @@ export interface VerdictView {
   /** too_noisy: the result's own sampling error hides changes that matter (see hint). */
   verdict: 'pass' | 'regression' | 'improvement' | 'insufficient_baseline' | 'too_noisy';
   p_value: number | null;
-  /** Relative change of the median against the baseline; positive = worse. */
+  /**
+   * The change reported, positive = worse, with its 95% interval (which always holds it): from
+   * baseline_median (the series' level) to candidate_median (this result's median, or the pooled
+   * level of the recent results that made it suspect); `evidence` says which.
+   */
   effect: number | null;
   ci_low: number | null;
   ci_high: number | null;
   baseline_median: number | null;
   candidate_median: number | null;
+  evidence: string | null;
   baseline_results: number;
   baseline_branch: string;
   /** For a regression or improvement: whether it is confirmed, by the history, an A/B test or reruns. */

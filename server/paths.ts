@@ -6,4 +6,6 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 export const migrationsDir = path.join(packageRoot, 'migrations');
 export const dashboardStaticDir = path.join(packageRoot, 'dashboard');
 export const dashboardBuildDir = path.join(packageRoot, 'dist', 'dashboard-build', 'dashboard');
+/** The dependency-free protocol modules the dashboard imports at run time (served under /protocol). */
+export const dashboardProtocolDir = path.join(packageRoot, 'dist', 'dashboard-build', 'protocol');
 export const chartJsFile = path.join(packageRoot, 'node_modules', 'chart.js', 'dist', 'chart.umd.js');

@@ -19,6 +19,7 @@ import { setPolicy, DEFAULT_POLICY } from '../server/regression/policy.js';
 import { muteSeries } from '../server/alerts/alerts.js';
 import { seededRng } from '../protocol/random.js';
 import type { AlertView, WebhookDeliveryView } from '../protocol/alerts.js';
+import { printedNumbers } from '../bench/change-consistency.js';
 
 interface Received { event: string; delivery: string; timestamp: string; signature: string; body: string; valid: boolean }
 
@@ -198,7 +199,7 @@ test('a confirmed regression opens an alert (webhook, CLI), is acknowledged, and
   const runId = /run (run_[a-z0-9]+)/.exec(slow.stdout)?.[1] ?? /(run_[a-z0-9]+)/.exec(slow.stdout)![1]!;
   const shownRun = await farm.cli(['run', 'show', runId]);
   assert.match(shownRun.stdout, /regression \+\d+\.\d% confirmed by A\/B/);
-  assert.match(shownRun.stdout, /latency_ms: A\/B test ab_\w+: changed: \+\d+\.\d% \(interval \+\d+\.\d% … \+\d+\.\d%\) after \d+ rounds/);
+  assert.match(shownRun.stdout, /latency_ms: \+\d+\.\d% \(95% CI \+\d+\.\d% … \+\d+\.\d%\) from [\d.]+ to [\d.]+ — (this result's median|the level of the last \d+ results)[^;]* against the level of the \d+ results? before[^;]*; A\/B test ab_\w+: changed: \+\d+\.\d% \(interval \+\d+\.\d% … \+\d+\.\d%\) after \d+ rounds/);
 
   const list = await farm.cli(['alert', 'list']);
   assert.equal(list.code, 0, list.stderr);
@@ -243,11 +244,23 @@ test('the CI gate writes a markdown summary and JUnit XML', { timeout: 120_000 }
   assert.match(md, /\| testbox \| latency_ms \(ms\) \|/);
   assert.match(md, /branch `feature` · commit `feedbeef`/);
   assert.ok(res.stdout.includes(md.trim().split('\n')[0]!), 'the summary is printed too');
+  // Every printed change lies inside its printed interval (| Device | Metric | Baseline level | After | Change | 95% CI | z | Verdict |).
+  let rows = 0;
+  for (const row of md.split('\n').filter((l) => l.startsWith('| testbox | '))) {
+    const cells = row.split('|').map((c) => c.trim());
+    const change = printedNumbers(cells[5]!)[0];
+    const ci = printedNumbers(cells[6]!);
+    if (change === undefined || ci.length !== 2) continue;
+    rows++;
+    assert.ok(ci[0]! <= change && change <= ci[1]!, `the change lies inside its interval: ${row}`);
+  }
+  assert.ok(rows >= 1, md);
   assert.match(xml, /<testsuites name="benchfleet" tests="\d+" failures="(\d+)">/);
   const failures = Number(/failures="(\d+)"/.exec(xml)![1]);
   if (res.code === 10) {
     assert.ok(failures >= 1);
     assert.match(md, /❌ regression \(confirmed by (an A\/B test|reruns|the series' history)\)/);
+    assert.match(md, /What each change rests on:\n\n- testbox \w+: (this result's median|the level of the last \d+ results)/);
     assert.match(xml, /<failure message="regression \+\d/);
   } else {
     assert.equal(res.code, 0, res.stderr);

@@ -389,6 +389,10 @@ test('series page shows changes both ways, the detector\'s view and a suspect; r
   assert.match(await result.locator('[data-verdict="regression"].badge-red').innerText(), /^regression \+\d+\.\d% · confirming$/);
   assert.equal(await result.locator('[data-field="hint"]').innerText(), verdict.hint);
   assert.match(verdict.hint, new RegExp(`A/B test ${confirm.id}`));
+  // The change's interval and what it rests on, computed by the protocol's one function (loaded by the page).
+  const shownInterval = await result.locator('[data-field="interval"]').innerText();
+  assert.ok(verdict.ci_low !== null && verdict.ci_high !== null && verdict.evidence, 'the verdict has an interval and evidence');
+  assert.equal(shownInterval, `95% CI ${signedPct(verdict.ci_low)} … ${signedPct(verdict.ci_high)} — ${verdict.evidence}`);
   await page.screenshot({ path: path.join(resultsDir, 'dashboard-suspect-run.png'), fullPage: true });
 
   // --- A result of the first regression: confirmed by the history ---
@@ -413,6 +417,7 @@ test('series page shows changes both ways, the detector\'s view and a suspect; r
   const escaped = signedPct(alert.effect).replace('+', '\\+').replace('.', '\\.');
   assert.match(await row.innerText(), new RegExp(`hist:int8[\\s\\S]*history-board[\\s\\S]*latency_ms[\\s\\S]*${escaped}[\\s\\S]*change, 2 steps[\\s\\S]*1acafe00`));
   assert.equal(await row.locator('[data-kind="change"]').getAttribute('data-steps'), '2');
+  assert.match(await row.locator('[data-field="change"]').getAttribute('title') ?? '', /\(95% CI [+-]\d+\.\d% … [+-]\d+\.\d%\) against the baseline[\s\S]*— against the alert's baseline/);
   assert.match(await row.locator('[data-field="updated"]').innerText(), /ago|just now/, 'when the alert last changed');
   await page.screenshot({ path: path.join(resultsDir, 'dashboard-alerts.png'), fullPage: true });
   await row.locator('[data-action="ack"]').click();

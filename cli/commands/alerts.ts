@@ -4,6 +4,7 @@ import type { Page } from '../../protocol/api.js';
 import {
   WEBHOOK_EVENTS, type AlertView, type MuteView, type PolicyView, type SeriesHistoryView, type SeriesView, type WebhookDeliveryView, type WebhookView,
 } from '../../protocol/alerts.js';
+import { formatChange, formatInterval, signedPercent as pct } from '../../protocol/change.js';
 import { CliError, EXIT } from '../client.js';
 import { num, parseFraction, table } from '../format.js';
 import type { CommandEnv } from '../main.js';
@@ -16,7 +17,6 @@ function parseRate(text: string): number {
   return value;
 }
 
-const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
 
 export function registerAlertCommands(program: Command, env: CommandEnv): void {
   const alert = program.command('alert').description('regression alerts: list, acknowledge, resolve, mute a series');
@@ -38,7 +38,8 @@ export function registerAlertCommands(program: Command, env: CommandEnv): void {
     print([`alert ${a.id}: ${a.severity} ${a.kind === 'ab' ? 'regression confirmed by an A/B test' : a.kind === 'change' ? 'regression found in the history' : a.kind === 'gate' ? 'confirmed regression' : 'change point'} — ${a.status}`,
       `series:   ${a.family}:${a.variant} on ${a.device_name}, ${a.metric} (${a.series_key}) on ${a.branch}`,
       ...(a.steps > 1 ? [`steps:    ${a.steps} changes since it opened (last ${a.updated_at})`] : []),
-      `change:   ${pct(a.effect)} (${num(a.baseline_median)} → ${num(a.current_median)})`,
+      `change:   ${formatChange(a)} (${num(a.baseline_median)} → ${num(a.current_median)})`,
+      ...(a.evidence ? [`evidence: ${a.evidence}`] : []),
       `result:   job ${a.job_id} of run ${a.run_id}${a.commit ? `, commit ${a.commit}` : ''}`,
       `opened:   ${a.opened_at}`, ...(a.acknowledged_at ? [`acknowledged: ${a.acknowledged_at} by ${a.acknowledged_by}`] : []),
       ...(a.resolved_at ? [`resolved: ${a.resolved_at} (${a.resolved_reason})`] : []), ...(a.muted_until ? [`muted until ${a.muted_until}`] : [])].join('\n'));
@@ -91,7 +92,7 @@ export function registerAlertCommands(program: Command, env: CommandEnv): void {
       })));
       if (h.changes.length > 0) {
         lines.push('changes:', table(['FOUND', 'DIRECTION', 'BEFORE → AFTER', 'CHANGE', 'INTERVAL', 'BY', 'EVIDENCE', 'ALERT'], h.changes.map((c) => [
-          c.detected_at, c.direction, `${num(c.before)} → ${num(c.after)}`, pct(c.effect), c.ci_low === null || c.ci_high === null ? null : `${pct(c.ci_low)} … ${pct(c.ci_high)}`,
+          c.detected_at, c.direction, `${num(c.before)} → ${num(c.after)}`, pct(c.effect), c.ci_low === null || c.ci_high === null ? null : formatInterval(c),
           c.source === 'ab' ? `A/B, ${c.results} rounds` : `history, ${c.results} result(s)`, `z ${c.z.toFixed(1)}`, c.alert_id])));
       }
       if (h.alerts.length > 0) lines.push(`alerts: ${h.alerts.map((a) => `${a.id} ${a.status} ${pct(a.effect)}${a.steps > 1 ? ` (${a.steps} steps)` : ''}`).join('; ')}`);

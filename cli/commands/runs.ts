@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { CreateRunBody, JobView, Page, RunView } from '../../protocol/api.js';
 import { TERMINAL_JOB_STATUSES } from '../../protocol/domain.js';
+import { formatChange, formatInterval, signedPercent as pct } from '../../protocol/change.js';
 import { CliError, EXIT, type ApiClient } from '../client.js';
 import { collect, num, parseDuration, table } from '../format.js';
 import { buildInputSpecs } from '../inputs.js';
@@ -30,11 +31,15 @@ export function resultsTable(run: RunView): string {
     ];
   });
   const plain = rows.length > 0 ? table(['DEVICE', 'STATUS', 'MEDIAN ms', 'P90 ms', 'P99 ms', 'MEAN ± 95% CI', 'MEDIAN 95% CI', 'N', 'PEAK MEM', 'ENERGY/INF', 'FLAGS', 'VS BASELINE', 'ERROR'], rows) : '';
-  const hints = (run.jobs ?? []).flatMap((j) => j.verdicts.filter((v) => v.hint && v.verdict !== 'pass').map((v) => `  ${j.device_name} ${v.metric}: ${v.hint}`));
+  // Per reported change: the change with its interval, between which levels, on what evidence; then the hint.
+  const hints = (run.jobs ?? []).flatMap((j) => j.verdicts.filter((v) => (v.hint || v.evidence) && v.verdict !== 'pass').map((v) => {
+    const reported = (v.verdict === 'regression' || v.verdict === 'improvement') && v.effect !== null;
+    const change = reported ? `${formatChange(v)} from ${num(v.baseline_median)} to ${num(v.candidate_median)}${v.evidence ? ` — ${v.evidence}` : ''}` : '';
+    return `  ${j.device_name} ${v.metric}: ${[change, v.hint].filter(Boolean).join('; ')}`;
+  }));
   return [plain, hints.length > 0 ? hints.join('\n') : '', abTable(run)].filter(Boolean).join('\n');
 }
 
-const pct = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
 
 /** The run's paired A/B tests: per device, candidate against baseline with the interval. */
 export function abTable(run: RunView): string {
@@ -43,7 +48,7 @@ export function abTable(run: RunView): string {
   return `A/B (baseline A ${tests[0]!.baseline_sha256.slice(0, 12)} against candidate B ${tests[0]!.candidate_sha256.slice(0, 12)}):\n` + table(
     ['DEVICE', 'PURPOSE', 'METRIC', 'STATUS', 'ROUNDS', 'B vs A', 'INTERVAL', 'NOISE/ROUND', 'REASON'],
     tests.map((t) => [t.device_name, t.purpose, t.metric, t.status, `${t.rounds}/${t.max_rounds}${t.failed_rounds ? ` (+${t.failed_rounds} failed)` : ''}`, pct(t.estimate),
-      t.ci_low === null || t.ci_high === null ? null : `${pct(t.ci_low)} … ${pct(t.ci_high)}`, t.noise === null ? null : `${(t.noise * 100).toFixed(1)}%`, t.reason]));
+      t.ci_low === null || t.ci_high === null ? null : formatInterval(t), t.noise === null ? null : `${(t.noise * 100).toFixed(1)}%`, t.reason]));
 }
 
 /** The latency verdict (or the worst other one): e.g. "regression +5.2% (p=0.001, 30 results)". */

@@ -7,7 +7,7 @@ import type { LiveEvent } from '../../protocol/api.js';
 import type { AlertView } from '../../protocol/alerts.js';
 import { api, ApiError } from '../api.js';
 import { badge, empty, errorBox, h, mono, replaceChildren, table } from '../dom.js';
-import { ago, alertKind, dateTime, num, signedPct } from '../format.js';
+import { ago, alertKind, change, dateTime, num, signedPct } from '../format.js';
 import type { Page } from '../page.js';
 
 const SEVERITY_TONE = { high: 'red', medium: 'amber', low: 'blue' } as const;
@@ -45,7 +45,8 @@ export function alertsPage(focus: string | null): Page {
         { title: 'Series', cell: (a) => h('a', { href: `#/series/${a.series_key}/${encodeURIComponent(a.metric)}` }, `${a.family}:${a.variant}`) },
         { title: 'Device', cell: (a) => a.device_name },
         { title: 'Metric', cell: (a) => a.metric },
-        { title: 'Change', numeric: true, cell: (a) => h('strong', { title: 'against the baseline before the first step; positive = worse' }, signedPct(a.effect)) },
+        { title: 'Change', numeric: true, cell: (a) => h('strong', { title: `${change(a)} against the baseline before the first step; positive = worse${a.evidence ? ` — ${a.evidence}` : ''}`, 'data-field': 'change' }, signedPct(a.effect)) },
+        { title: '95% CI', numeric: true, cell: (a) => (a.ci_low === null || a.ci_high === null ? '—' : `${signedPct(a.ci_low)} … ${signedPct(a.ci_high)}`) },
         { title: 'Baseline → now', numeric: true, cell: (a) => `${num(a.baseline_median)} → ${num(a.current_median)}` },
         { title: 'Kind', cell: (a) => h('span', { 'data-kind': a.kind, 'data-steps': a.steps }, alertKind(a)) },
         { title: 'Commit', cell: (a) => (a.commit ? mono(a.commit.slice(0, 10), a.commit) : '—') },

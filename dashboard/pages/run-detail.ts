@@ -11,7 +11,7 @@ import type { AbTestView, JobView, LiveEvent, MeasurementSummary, RunView, Verdi
 import { api, ApiError } from '../api.js';
 import { chartsAvailable, latencyHistogram, latencyTrace, type ChartInstance } from '../charts.js';
 import { badge, empty, errorBox, h, meta, mono, replaceChildren, table, type Child, type Tone } from '../dom.js';
-import { bytes, dateTime, duration, label, num, pct, shortId, signedPct, tone } from '../format.js';
+import { bytes, change, dateTime, duration, label, num, pct, shortId, signedPct, tone } from '../format.js';
 import type { Page } from '../page.js';
 import { gitSummary } from './runs.js';
 
@@ -245,6 +245,8 @@ const VERDICT_TONE = { regression: 'red', improvement: 'green', pass: 'grey', to
 /** Why a verdict is what it is, for its tooltip: the detector's evidence, the series' noise and what one result can show. */
 function verdictTitle(v: VerdictView): string {
   return [
+    v.effect === null ? null : `change ${change(v)} (${num(v.baseline_median)} → ${num(v.candidate_median)})`,
+    v.evidence,
     v.z === null ? null : `z ${v.z.toFixed(1)}`,
     v.noise === null ? null : `series noise ${pct(v.noise)}`,
     v.detectable === null ? null : `one result shows changes beyond ${pct(v.detectable)}`,
@@ -257,21 +259,23 @@ function verdictCell(j: JobView): Child[] {
   const v = j.verdicts.find((x) => x.metric === LATENCY);
   if (!v) return ['—'];
   const hint = v.hint ? h('span', { class: 'reason', 'data-field': 'hint' }, v.hint) : null;
+  const changed = v.verdict === 'regression' || v.verdict === 'improvement';
+  const interval = changed && v.ci_low !== null && v.ci_high !== null
+    ? h('span', { class: 'reason', 'data-field': 'interval' }, `95% CI ${signedPct(v.ci_low)} … ${signedPct(v.ci_high)}${v.evidence ? ` — ${v.evidence}` : ''}`) : null;
   let b: HTMLElement;
   if (v.verdict === 'insufficient_baseline') b = h('span', { class: 'subtle', title: verdictTitle(v), 'data-verdict': v.verdict }, `no baseline (${v.baseline_results})`);
   else {
-    const change = v.verdict === 'too_noisy' || v.effect === null ? '' : ` ${signedPct(v.effect)}`;
-    const changed = v.verdict === 'regression' || v.verdict === 'improvement';
+    const shown = v.verdict === 'too_noisy' || v.effect === null ? '' : ` ${signedPct(v.effect)}`;
     const confirmation = j.confirms_job_id ? ' (rerun)'
       : !changed ? ''
         : v.confirmation === 'confirmed' ? ` · confirmed${v.confirmed_by ? ` ${CONFIRMED_BY[v.confirmed_by]}` : ''}`
           : v.confirmation === 'not_confirmed' ? ` · not confirmed${v.confirmed_by ? ` ${CONFIRMED_BY[v.confirmed_by]}` : ''}`
             : v.confirmation === 'pending' ? ' · confirming' : '';
-    b = badge(`${label(v.verdict)}${change}${confirmation}`, v.confirmation === 'not_confirmed' && changed ? 'amber' : VERDICT_TONE[v.verdict], verdictTitle(v));
+    b = badge(`${label(v.verdict)}${shown}${confirmation}`, v.confirmation === 'not_confirmed' && changed ? 'amber' : VERDICT_TONE[v.verdict], verdictTitle(v));
     b.dataset.verdict = v.verdict;
   }
   const linked = j.series_key ? h('a', { href: `#/series/${j.series_key}/${LATENCY}`, title: 'the series over time' }, b) : b;
-  return [linked, hint];
+  return [linked, interval, hint];
 }
 
 function abPurpose(t: AbTestView): Child | Child[] {

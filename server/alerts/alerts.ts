@@ -8,6 +8,7 @@ import type { Db } from '../db/open.js';
 import type { AlertSeverity, AlertView, MuteView } from '../../protocol/alerts.js';
 import type { Page } from '../../protocol/api.js';
 import { BenchfleetError } from '../../protocol/errors.js';
+import type { ChangeEstimate } from '../../protocol/change.js';
 import { randomId } from '../ids.js';
 import { pageOf } from '../http/paging.js';
 import { emitEvent } from '../webhooks/events.js';
@@ -22,7 +23,8 @@ export function severityOf(effect: number): AlertSeverity {
 
 export interface OpenAlertInput {
   seriesKey: string; metric: string; branch: string; kind: 'change' | 'ab';
-  effect: number; baselineMedian: number; currentMedian: number; jobId: string;
+  /** The change and its interval (one changeFromLevels / changeFromRatio), and what it rests on. */
+  effect: number; ciLow: number | null; ciHigh: number | null; baselineMedian: number; currentMedian: number; jobId: string; evidence: string;
 }
 
 export function activeMute(db: Db, seriesKey: string, metric: string, now: number): number | null {
@@ -41,10 +43,11 @@ export function openAlert(db: Db, input: OpenAlertInput, now: number): string | 
     .get(input.jobId) as { c: string | null } | undefined)?.c ?? null;
   const id = randomId('alr');
   db.prepare(
-    `INSERT INTO alerts (id, series_key, metric, branch, kind, status, severity, effect, baseline_median, current_median, job_id, commit_sha, opened_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(id, input.seriesKey, input.metric, input.branch, input.kind, severityOf(input.effect), input.effect,
-    input.baselineMedian, input.currentMedian, input.jobId, commit, now, now);
+    `INSERT INTO alerts (id, series_key, metric, branch, kind, status, severity, effect, ci_low, ci_high, baseline_median, current_median, job_id, commit_sha,
+       opened_at, updated_at, evidence)
+     VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(id, input.seriesKey, input.metric, input.branch, input.kind, severityOf(input.effect), input.effect, input.ciLow, input.ciHigh,
+    input.baselineMedian, input.currentMedian, input.jobId, commit, now, now, input.evidence);
   const view = getAlert(db, id, now)!;
   emitEvent(db, 'alert.opened', { alert: view }, { family: view.family, devices: [view.device_name], metric: view.metric }, now);
   return id;
@@ -76,9 +79,10 @@ export function unresolvedAlert(db: Db, seriesKey: string, metric: string, branc
 }
 
 /** A further change while an alert is open: the level now, the total change against its baseline, one more step. */
-export function updateAlert(db: Db, id: string, effect: number, currentMedian: number, now: number): void {
-  db.prepare(`UPDATE alerts SET effect = ?, current_median = ?, severity = ?, steps = steps + 1, updated_at = ? WHERE id = ? AND status != 'resolved'`)
-    .run(effect, currentMedian, severityOf(effect), now, id);
+export function updateAlert(db: Db, id: string, total: ChangeEstimate, evidence: string, now: number): void {
+  db.prepare(`UPDATE alerts SET effect = ?, ci_low = ?, ci_high = ?, current_median = ?, severity = ?, steps = steps + 1, updated_at = ?, evidence = ?
+              WHERE id = ? AND status != 'resolved'`)
+    .run(total.effect, total.ci_low, total.ci_high, total.after, severityOf(total.effect), now, evidence, id);
   const view = getAlert(db, id, now)!;
   emitEvent(db, 'alert.updated', { alert: view }, { family: view.family, devices: [view.device_name], metric: view.metric }, now);
 }
@@ -90,7 +94,8 @@ const ALERT_SELECT = `
 
 interface AlertRow {
   _rowid: number; id: string; series_key: string; metric: string; branch: string; kind: AlertView['kind']; steps: number; updated_at: number;
-  status: AlertView['status']; severity: AlertSeverity; effect: number; baseline_median: number; current_median: number;
+  status: AlertView['status']; severity: AlertSeverity; effect: number; ci_low: number | null; ci_high: number | null; evidence: string | null;
+  baseline_median: number; current_median: number;
   job_id: string; run_id: string; commit_sha: string | null; opened_at: number; acknowledged_at: number | null;
   acknowledged_by: string | null; resolved_at: number | null; resolved_reason: string | null;
   family: string; variant: string; device_name: string; muted_until: number | null;
@@ -99,7 +104,8 @@ interface AlertRow {
 function toAlertView(r: AlertRow): AlertView {
   return {
     id: r.id, series_key: r.series_key, family: r.family, variant: r.variant, device_name: r.device_name, metric: r.metric,
-    branch: r.branch, kind: r.kind, status: r.status, severity: r.severity, effect: r.effect, baseline_median: r.baseline_median,
+    branch: r.branch, kind: r.kind, status: r.status, severity: r.severity, effect: r.effect, ci_low: r.ci_low, ci_high: r.ci_high, evidence: r.evidence,
+    baseline_median: r.baseline_median,
     current_median: r.current_median, job_id: r.job_id, run_id: r.run_id, commit: r.commit_sha, opened_at: iso(r.opened_at)!,
     acknowledged_at: iso(r.acknowledged_at), acknowledged_by: r.acknowledged_by, resolved_at: iso(r.resolved_at),
     resolved_reason: r.resolved_reason, muted_until: iso(r.muted_until), steps: r.steps, updated_at: iso(r.updated_at)!,

@@ -132,7 +132,7 @@ function toJobView(db: Db, row: JobRow): JobView {
     operators: row.operators ? (JSON.parse(row.operators) as JobView['operators']) : null,
     verdicts: db.prepare(
       `SELECT metric, verdict, p_value, effect, ci_low, ci_high, baseline_median, candidate_median, baseline_results, baseline_branch,
-         confirmation, confirmed_by, z, noise, detectable, hint
+         confirmation, confirmed_by, z, noise, detectable, hint, evidence
        FROM verdicts WHERE job_id = ? ORDER BY metric`,
     ).all(row.id) as VerdictView[],
     confirms_job_id: row.confirms_job_id,

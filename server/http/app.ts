@@ -5,7 +5,7 @@ import path from 'node:path';
 import { API_PREFIX } from '../../protocol/api.js';
 import { BenchfleetError } from '../../protocol/errors.js';
 import type { ServerContext } from '../context.js';
-import { chartJsFile, dashboardBuildDir, dashboardStaticDir } from '../paths.js';
+import { chartJsFile, dashboardBuildDir, dashboardProtocolDir, dashboardStaticDir } from '../paths.js';
 import { errorHandler } from './middleware.js';
 import { farmRoutes } from './routes/farm.js';
 import { modelRoutes } from './routes/models.js';
@@ -40,5 +40,7 @@ export function createApp(ctx: ServerContext, log: Log): express.Express {
   app.get(['/', '/index.html'], (_req, res) => res.sendFile(path.join(dashboardStaticDir, 'index.html')));
   app.get('/style.css', (_req, res) => res.sendFile(path.join(dashboardStaticDir, 'style.css')));
   if (fs.existsSync(dashboardBuildDir)) app.use(express.static(dashboardBuildDir));
+  // Only the protocol's browser-safe module (one definition of a reported change), not the zod schemas.
+  app.get('/protocol/change.js', (_req, res) => res.type('text/javascript').sendFile(path.join(dashboardProtocolDir, 'change.js')));
   return app;
 }

@@ -13,6 +13,7 @@ import { abDecide, type AbOptions } from './ab-stats.js';
 import { metricDirection } from './series-keys.js';
 import { applyCut } from './detector.js';
 import { applyChange, loadWatch, saveWatch, worseEffect } from './watch.js';
+import { changeFromRatio } from '../../protocol/change.js';
 import { detectorSettings, policyFor } from './policy.js';
 
 /** Defaults of the two kinds of test (see docs/alerts.md and docs/benchmarks.md for how they were chosen). */
@@ -183,11 +184,14 @@ function finish(db: Db, t: AbRow, status: AbRow['status'], stats: { estimate: nu
       .get(t.series_key, t.metric, t.branch, t.created_at);
     if (!since && applyCut(watch.state, t.start_job_id)) {
       const before = (db.prepare('SELECT level FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ?').get(t.series_key, t.metric, t.branch) as { level: number | null }).level ?? 1;
-      const after = before * (1 + stats.estimate);
+      // The A/B test measured B against A as a ratio; the change is that ratio applied to the level before.
+      const c = changeFromRatio(before, stats.estimate, stats.ciLow, stats.ciHigh, metricDirection(t.metric));
+      const seLog = Math.max(1e-12, (Math.log1p(stats.ciHigh) - Math.log1p(stats.ciLow)) / (2 * 1.96));
       applyChange(db, k, {
-        jobId: t.start_job_id, detectedJobId: t.trigger_job_id, source: 'ab', before, after, effect: worseOf(t.metric, stats.estimate),
-        ciLow: Math.min(worseOf(t.metric, stats.ciLow), worseOf(t.metric, stats.ciHigh)), ciHigh: Math.max(worseOf(t.metric, stats.ciLow), worseOf(t.metric, stats.ciHigh)),
-        z: Math.abs((Math.log1p(stats.estimate) / Math.max(1e-12, (Math.log1p(stats.ciHigh) - Math.log1p(stats.ciLow)) / 2)) * 1.96), results: t.rounds,
+        jobId: t.start_job_id, detectedJobId: t.trigger_job_id, source: 'ab', before: c.before, after: c.after, effect: c.effect, ciLow: c.ci_low, ciHigh: c.ci_high,
+        seLog, z: Math.abs(Math.log1p(stats.estimate) / seLog), results: t.rounds,
+        evidence: `A/B test ${t.id}: ${t.rounds} rounds of paired jobs on the device, ${t.candidate_sha256.slice(0, 12)} (B) against ${t.baseline_sha256.slice(0, 12)} (A); ` +
+          `B/A ${pct(stats.estimate)} (mean log ratio of the rounds), applied to the series' level before`,
       }, policy, now);
     }
   }

@@ -118,6 +118,9 @@ export interface Evidence {
   /** Standard errors (log units) of the window's change and of the newest result's change. */
   se: number;
   lastSe: number;
+  /** How many results the reference level pools, for the window and for the newest result. */
+  reference: number;
+  lastReference: number;
 }
 
 export interface DetectedChange {
@@ -131,6 +134,9 @@ export interface DetectedChange {
   z: number;
   window: number;
   test: 'mean' | 'consistent';
+  /** Standard error (log units) of log(after / before), and how many results `before` pools. */
+  se: number;
+  reference: number;
 }
 
 export interface StepOutcome {
@@ -361,8 +367,8 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
   const n = state.xs.length;
   const offset = state.count - n;
   const levelFirst = Math.max(0, state.levelStart - offset); // index into xs of the level's first result
-  let best: { t: number; m: number; delta: number; ref: number; df: number; test: 'mean' | 'consistent'; se: number } | null = null;
-  let last: { t: number; delta: number; df: number; ref: number; se: number } | null = null;
+  let best: { t: number; m: number; delta: number; ref: number; df: number; test: 'mean' | 'consistent'; se: number; refN: number } | null = null;
+  let last: { t: number; delta: number; df: number; ref: number; se: number; refN: number } | null = null;
   const a = new Float64Array(settings.maxWindow + settings.referenceWindow);
   for (let m = 1; m <= settings.maxWindow; m++) {
     const windowFirst = n - m;
@@ -396,7 +402,7 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
     const t = delta / se;
     if (m === 1) {
       const raw = state.xs[n - 1]! - mu;
-      last = { t: raw / se, delta: raw, df: noise.df, ref: mu, se };
+      last = { t: raw / se, delta: raw, df: noise.df, ref: mu, se, refN: windowFirst - refFirst };
     }
     // A step is sudden: the window must also differ from the few results just before it, where
     // slow drift has had no time to move the level (drift alone fails this; a step passes it).
@@ -407,7 +413,7 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
       const v = contrastVariance(state.ws, vars, vAt, localFirst, windowFirst, n, a);
       return sign * (windowLevel - localLevel) / Math.sqrt(Math.max(v, 1e-300) * 1.05) >= settings.zLocal;
     };
-    if ((!best || Math.abs(t) > Math.abs(best.t)) && local(mu + delta, Math.sign(t))) best = { t, m, delta, ref: mu, df: noise.df, test: 'mean', se };
+    if ((!best || Math.abs(t) > Math.abs(best.t)) && local(mu + delta, Math.sign(t))) best = { t, m, delta, ref: mu, df: noise.df, test: 'mean', se, refN: windowFirst - refFirst };
     // A consistent window: every result on the same side, each at least |r| from the reference.
     // Clipping caps what one result can say, so a large step would need many results to pass;
     // instead, P(all m beyond x) = P(one beyond x)^m under no change. Windows shorter than what
@@ -446,7 +452,10 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
         const z = -normalQuantile(p / 2);
         const tEquivalent = sign * z;
         if ((!best || (Math.abs(tEquivalent) > Math.abs(best.t) && z > Math.abs(equivalentZ(best.t, best.df)))) && local(mu + medianOf(raw), sign)) {
-          best = { t: tEquivalent, m, delta: medianOf(raw), ref: mu, df: Infinity, test: 'consistent', se: Math.sqrt(Math.max(contrastVariance(state.ws, vars, vAt, refFirst, windowFirst, n, a), 1e-300) * 1.05) };
+          best = {
+            t: tEquivalent, m, delta: medianOf(raw), ref: mu, df: Infinity, test: 'consistent', refN: windowFirst - refFirst,
+            se: Math.sqrt(Math.max(contrastVariance(state.ws, vars, vAt, refFirst, windowFirst, n, a), 1e-300) * 1.05),
+          };
         }
       }
     }
@@ -467,7 +476,7 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
     const raw = state.xs[n - 1]! - mu;
     return {
       z: 0, window: 1, test: 'mean', change: 0, before: Math.exp(mu), after: Math.exp(mu), se,
-      lastChange: Math.expm1(raw), lastZ: equivalentZ(raw / se, noise.df), lastBefore: Math.exp(mu), lastSe: se,
+      lastChange: Math.expm1(raw), lastZ: equivalentZ(raw / se, noise.df), lastBefore: Math.exp(mu), lastSe: se, reference: levelCount, lastReference: levelCount,
     };
   }
   if (!best) {
@@ -475,12 +484,14 @@ export function evidenceOf(state: DetectorState, settings: DetectorSettings = DE
     return {
       z: 0, window: 1, test: 'mean', change: 0, before: Math.exp(last.ref), after: Math.exp(last.ref), se: last.se,
       lastChange: Math.expm1(last.delta), lastZ: equivalentZ(last.t, last.df), lastBefore: Math.exp(last.ref), lastSe: last.se,
+      reference: last.refN, lastReference: last.refN,
     };
   }
   return {
     z: equivalentZ(best.t, best.df), window: best.m, test: best.test, change: Math.expm1(best.delta),
     before: Math.exp(best.ref), after: Math.exp(best.ref + best.delta), se: best.se,
     lastChange: Math.expm1(last.delta), lastZ: equivalentZ(last.t, last.df), lastBefore: Math.exp(last.ref), lastSe: last.se,
+    reference: best.refN, lastReference: last.refN,
   };
 }
 
@@ -508,7 +519,7 @@ export function stepDetector(prev: DetectorState, value: number, withinVar: numb
       const start = state.count - evidence.window;
       change = {
         start, startId: state.ids[start - offset]!, before: evidence.before, after: evidence.after,
-        change: evidence.change, z: evidence.z, window: evidence.window, test: evidence.test,
+        change: evidence.change, z: evidence.z, window: evidence.window, test: evidence.test, se: evidence.se, reference: evidence.reference,
       };
       state.levelStart = start;
       state.cuts.push(start);

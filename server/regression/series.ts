@@ -13,7 +13,8 @@ import { normalSf } from './distributions.js';
 import { detectableChange, stepDetector, withinVariance, type DetectorSettings, type StepOutcome } from './detector.js';
 import { detectorSettings, policyFor, type Policy } from './policy.js';
 import { metricDirection, seriesKey, type Direction } from './series-keys.js';
-import { applyChange, loadWatch, saveWatch, worseEffect, type WatchKey } from './watch.js';
+import { applyChange, historyChange, loadWatch, saveWatch, windowEvidence, type WatchKey } from './watch.js';
+import { changeFromLevels, type ChangeEstimate } from '../../protocol/change.js';
 import { abJobEnded, startAbTest } from './ab.js';
 
 export { metricDirection, seriesKey, RESULT_BRANCH_SQL, BASELINE_BRANCH_SQL } from './series-keys.js';
@@ -25,7 +26,8 @@ interface JobContextRow {
 
 interface Judged {
   verdict: 'pass' | 'regression' | 'improvement' | 'insufficient_baseline' | 'too_noisy';
-  z: number | null; effect: number | null; ciLow: number | null; ciHigh: number | null; before: number | null;
+  /** The change reported (before → after, effect and interval from one changeFromLevels) and what it rests on. */
+  z: number | null; effect: number | null; ciLow: number | null; ciHigh: number | null; before: number | null; after: number | null; evidence: string | null;
   baselineResults: number; noise: number | null; detectable: number | null; hint: string | null;
   confirmation: 'none' | 'pending' | 'confirmed' | 'not_confirmed'; confirmedBy: 'history' | 'ab' | 'rerun' | null;
 }
@@ -89,8 +91,8 @@ function judge(db: Db, jobId: string, now: number): void {
     .all(jobId) as { metric: string; flags: string; median: number; count: number; data: Buffer }[];
   const insert = db.prepare(
     `INSERT OR REPLACE INTO verdicts (job_id, metric, verdict, p_value, effect, ci_low, ci_high, baseline_median, candidate_median,
-       baseline_results, baseline_branch, created_at, z, noise, detectable, confirmation, confirmed_by, hint)
-     VALUES (@job, @metric, @verdict, @p, @effect, @lo, @hi, @bm, @cm, @n, @branch, @now, @z, @noise, @detectable, @confirmation, @by, @hint)`,
+       baseline_results, baseline_branch, created_at, z, noise, detectable, confirmation, confirmed_by, hint, evidence)
+     VALUES (@job, @metric, @verdict, @p, @effect, @lo, @hi, @bm, @cm, @n, @branch, @now, @z, @noise, @detectable, @confirmation, @by, @hint, @evidence)`,
   );
   let rerunsWanted = 0;
   for (const m of metrics) {
@@ -111,11 +113,9 @@ function judge(db: Db, jobId: string, now: number): void {
         judged = fromOutcome(out, direction, ds, policy, w, m.count);
         let suspect = watch.suspectJobId;
         if (out.change) {
-          const effect = worseEffect(out.change.before, out.change.after, direction);
-          applyChange(db, k, {
-            jobId: out.change.startId, detectedJobId: jobId, source: 'history', before: out.change.before, after: out.change.after, effect,
-            ciLow: null, ciHigh: null, z: Math.abs(out.change.z), results: out.change.window,
-          }, policy, now);
+          const change = historyChange(out.change, jobId, direction);
+          const effect = change.effect;
+          applyChange(db, k, change, policy, now);
           // Earlier results of the new level that were suspect are now confirmed by the history.
           const window = out.state.ids.slice(out.state.ids.length - out.change.window);
           const mark = db.prepare(`UPDATE verdicts SET confirmation = 'confirmed', confirmed_by = COALESCE(confirmed_by, 'history')
@@ -147,8 +147,8 @@ function judge(db: Db, jobId: string, now: number): void {
     }
     insert.run({
       job: jobId, metric: m.metric, verdict: judged.verdict, p: judged.z === null ? null : 2 * normalSf(Math.abs(judged.z)), effect: judged.effect,
-      lo: judged.ciLow, hi: judged.ciHigh, bm: judged.before, cm: m.median, n: judged.baselineResults, branch: baselineBranch, now, z: judged.z,
-      noise: judged.noise, detectable: judged.detectable, confirmation: judged.confirmation, by: judged.confirmedBy, hint: judged.hint,
+      lo: judged.ciLow, hi: judged.ciHigh, bm: judged.before, cm: judged.after ?? m.median, n: judged.baselineResults, branch: baselineBranch, now, z: judged.z,
+      noise: judged.noise, detectable: judged.detectable, confirmation: judged.confirmation, by: judged.confirmedBy, hint: judged.hint, evidence: judged.evidence,
     });
   }
   if (rerunsWanted > 0) queueReruns(db, jobId, job, rerunsWanted, now);
@@ -157,7 +157,7 @@ function judge(db: Db, jobId: string, now: number): void {
 
 function blank(hint: string): Judged {
   return {
-    verdict: 'insufficient_baseline', z: null, effect: null, ciLow: null, ciHigh: null, before: null, baselineResults: 0, noise: null,
+    verdict: 'insufficient_baseline', z: null, effect: null, ciLow: null, ciHigh: null, before: null, after: null, evidence: null, baselineResults: 0, noise: null,
     detectable: null, hint, confirmation: 'none', confirmedBy: null,
   };
 }
@@ -186,17 +186,14 @@ function fromOutcome(out: StepOutcome, direction: Direction, ds: DetectorSetting
   const noise = finite(out.noise.tau);
   const detectable = finite(detectableChange(out.state, 1, ds));
   if (out.change) {
-    const effect = worseEffect(out.change.before, out.change.after, direction);
-    const half = 1.96 * ev.se;
-    const lo = worseEffect(out.change.before, out.change.after * Math.exp(-half), direction);
-    const hi = worseEffect(out.change.before, out.change.after * Math.exp(half), direction);
+    const c = changeFromLevels(out.change.before, out.change.after, out.change.se, direction);
     return {
-      verdict: effect > 0 ? 'regression' : 'improvement', z: sign * out.change.z, effect, ciLow: Math.min(lo, hi), ciHigh: Math.max(lo, hi),
-      before: out.change.before, baselineResults: out.state.count - out.change.window, noise, detectable,
-      hint: `a change of ${pct(effect)} over the last ${out.change.window} result(s), found by the series' history`, confirmation: 'confirmed', confirmedBy: 'history',
+      verdict: c.effect > 0 ? 'regression' : 'improvement', z: sign * out.change.z, ...estimate(c), evidence: windowEvidence(out.change.window, out.change.test, out.change.reference),
+      baselineResults: out.state.count - out.change.window, noise, detectable,
+      hint: `a change of ${pct(c.effect)} over the last ${out.change.window} result(s), found by the series' history`, confirmation: 'confirmed', confirmedBy: 'history',
     };
   }
-  const judged = single(ev.lastChange, ev.lastZ, ev.lastBefore, ev.lastSe, direction, noise, detectable, out.state.count - 1);
+  const judged = single(ev.lastChange, ev.lastZ, ev.lastBefore, ev.lastSe, ev.lastReference, direction, noise, detectable, out.state.count - 1);
   if (out.suspectBy === 'last' || (out.suspectBy === 'window' && ev.window === 1)) {
     // The newest result alone is far from the level (a window of one).
     judged.verdict = (judged.effect ?? 0) > 0 ? 'regression' : 'improvement';
@@ -204,12 +201,13 @@ function fromOutcome(out: StepOutcome, direction: Direction, ds: DetectorSetting
     return judged;
   }
   if (out.suspect) {
-    // The window's evidence (possibly several results) made the series suspect.
-    const effect = worseEffect(ev.before, ev.after, direction);
-    judged.verdict = effect > 0 ? 'regression' : 'improvement';
+    // The window's evidence (possibly several results) made the series suspect: the change reported
+    // is the window's, with the window's interval.
+    const c = changeFromLevels(ev.before, ev.after, ev.se, direction);
+    Object.assign(judged, estimate(c), { evidence: windowEvidence(ev.window, ev.test, ev.reference) });
+    judged.verdict = c.effect > 0 ? 'regression' : 'improvement';
     judged.z = sign * ev.z;
-    judged.effect = effect;
-    judged.hint = `suspect: ${pct(effect)} over the last ${ev.window} result(s) (z ${ev.z.toFixed(1)}; a change is reported at ${ds.zAlarm.toFixed(1)})`;
+    judged.hint = `suspect: ${pct(c.effect)} over the last ${ev.window} result(s) (z ${ev.z.toFixed(1)}; a change is reported at ${ds.zAlarm.toFixed(1)})`;
     return judged;
   }
   const noisy = out.noise.df > 0 ? tooNoisy(w, out.noise.tau, count, policy.minEffect) : null;
@@ -220,14 +218,16 @@ function fromOutcome(out: StepOutcome, direction: Direction, ds: DetectorSetting
   return judged;
 }
 
-function single(change: number, z: number, before: number, se: number, direction: Direction, noise: number | null, detectable: number | null, results: number): Judged {
+/** A change estimate as a verdict's fields. */
+function estimate(c: ChangeEstimate): Pick<Judged, 'effect' | 'ciLow' | 'ciHigh' | 'before' | 'after'> {
+  return { effect: c.effect, ciLow: c.ci_low, ciHigh: c.ci_high, before: c.before, after: c.after };
+}
+
+function single(change: number, z: number, before: number, se: number, reference: number, direction: Direction, noise: number | null, detectable: number | null, results: number): Judged {
   const sign = direction === 'lower_is_better' ? 1 : -1;
-  const after = before * (1 + change);
-  const effect = worseEffect(before, after, direction);
-  const lo = worseEffect(before, after * Math.exp(-1.96 * se), direction);
-  const hi = worseEffect(before, after * Math.exp(1.96 * se), direction);
+  const c = changeFromLevels(before, before * (1 + change), se, direction);
   return {
-    verdict: 'pass', z: sign * z, effect, ciLow: Math.min(lo, hi), ciHigh: Math.max(lo, hi), before, baselineResults: results, noise, detectable,
+    verdict: 'pass', z: sign * z, ...estimate(c), evidence: windowEvidence(1, 'mean', reference), baselineResults: results, noise, detectable,
     hint: null, confirmation: 'none', confirmedBy: null,
   };
 }
@@ -237,7 +237,7 @@ function fromSingle(out: StepOutcome, direction: Direction, ds: DetectorSettings
   const ev = out.evidence;
   if (!ev) return { ...blank(`the baseline branch has ${baselineResults} results: too few to judge against`), baselineResults };
   const noise = finite(out.noise.tau);
-  const judged = single(ev.lastChange, ev.lastZ, ev.lastBefore, ev.lastSe, direction, noise, finite(detectableChange(out.state, 1, ds)), baselineResults);
+  const judged = single(ev.lastChange, ev.lastZ, ev.lastBefore, ev.lastSe, ev.lastReference, direction, noise, finite(detectableChange(out.state, 1, ds)), baselineResults);
   if (Math.abs(ev.lastZ) >= ds.zSuspect && Math.abs(judged.effect ?? 0) >= policy.minEffect) judged.verdict = (judged.effect ?? 0) > 0 ? 'regression' : 'improvement';
   else {
     const noisy = out.noise.df > 0 ? tooNoisy(w, out.noise.tau, count, policy.minEffect) : null;

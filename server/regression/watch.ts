@@ -14,15 +14,29 @@ import { BASELINE_BRANCH_SQL, metricDirection, RESULT_BRANCH_SQL } from './serie
 import { decodeSamples } from '../stats/summary.js';
 import { detectorSettings, policyFor, type Policy } from './policy.js';
 import type { SeriesChangeView } from '../../protocol/alerts.js';
+import { changeFromLevels } from '../../protocol/change.js';
+import type { DetectedChange } from './detector.js';
+
+export { worseEffect } from '../../protocol/change.js';
 
 export interface WatchKey { seriesKey: string; metric: string; branch: string }
 
 export interface Watch { state: DetectorState; suspectJobId: string | null; exists: boolean }
 
-/** Signed so that positive = worse: the relative change from `before` to `after`. */
-export function worseEffect(before: number, after: number, direction: Direction): number {
-  const r = after / before - 1;
-  return direction === 'lower_is_better' ? r : before / after - 1;
+/** What a window's change rests on, in words (verdicts, changes, alerts). */
+export function windowEvidence(window: number, test: 'mean' | 'consistent', reference: number): string {
+  const what = window === 1 ? 'this result\'s median'
+    : `the level of the last ${window} results (${test === 'mean' ? 'outlier-clipped mean' : 'median'} of their log medians)`;
+  return `${what} against the level of the ${reference} result${reference === 1 ? '' : 's'} before (outlier-clipped mean of log medians)`;
+}
+
+/** A change the detector found in the history, as reported: levels, effect and interval from one estimate. */
+export function historyChange(c: DetectedChange, detectedJobId: string, direction: Direction): ChangeInput {
+  const e = changeFromLevels(c.before, c.after, c.se, direction);
+  return {
+    jobId: c.startId, detectedJobId, source: 'history', before: e.before, after: e.after, effect: e.effect, ciLow: e.ci_low, ciHigh: e.ci_high,
+    seLog: c.se, z: Math.abs(c.z), results: c.window, evidence: `history: ${windowEvidence(c.window, c.test, c.reference)}`,
+  };
 }
 
 /** The results a watch is made of: unflagged, non-A/B results of the series on its own baseline branch, oldest first. */
@@ -57,12 +71,7 @@ export function replayHistory(db: Db, k: WatchKey, settings: DetectorSettings, e
     if (!(h.median > 0) || !Number.isFinite(h.median)) continue;
     const out = stepDetector(state, h.median, withinVariance(decodeSamples(h.data)), h.job_id, settings);
     state = out.state;
-    if (out.change) {
-      insertChange(db, k, {
-        jobId: out.change.startId, detectedJobId: h.job_id, source: 'history', before: out.change.before, after: out.change.after,
-        effect: worseEffect(out.change.before, out.change.after, direction), ciLow: null, ciHigh: null, z: Math.abs(out.change.z), results: out.change.window,
-      }, null, now);
-    }
+    if (out.change) insertChange(db, k, historyChange(out.change, h.job_id, direction), null, now);
   }
   return state;
 }
@@ -86,19 +95,22 @@ export function saveWatch(db: Db, k: WatchKey, state: DetectorState, settings: D
 
 export interface ChangeInput {
   jobId: string; detectedJobId: string; source: 'history' | 'ab'; before: number; after: number; effect: number;
-  ciLow: number | null; ciHigh: number | null; z: number; results: number;
+  ciLow: number | null; ciHigh: number | null;
+  /** Standard error of log(after / before), for the interval of an alert's total change. */
+  seLog: number | null;
+  z: number; results: number; evidence: string;
 }
 
 function insertChange(db: Db, k: WatchKey, c: ChangeInput, alertId: string | null, now: number): string {
   const id = randomId('chg');
   db.prepare(
     `INSERT INTO series_changes (id, series_key, metric, branch, job_id, detected_job_id, source, direction, before_value, after_value,
-       effect, ci_low, ci_high, z, results, alert_id, detected_at)
-     VALUES (@id, @key, @metric, @branch, @job, @detected, @source, @direction, @before, @after, @effect, @lo, @hi, @z, @results, @alert, @now)`,
+       effect, ci_low, ci_high, z, results, alert_id, detected_at, evidence)
+     VALUES (@id, @key, @metric, @branch, @job, @detected, @source, @direction, @before, @after, @effect, @lo, @hi, @z, @results, @alert, @now, @evidence)`,
   ).run({
     id, key: k.seriesKey, metric: k.metric, branch: k.branch, job: c.jobId, detected: c.detectedJobId, source: c.source,
     direction: c.effect > 0 ? 'regression' : 'improvement', before: c.before, after: c.after, effect: c.effect, lo: c.ciLow, hi: c.ciHigh,
-    z: c.z, results: c.results, alert: alertId, now,
+    z: c.z, results: c.results, alert: alertId, now, evidence: c.evidence,
   });
   return id;
 }
@@ -113,14 +125,15 @@ export function applyChange(db: Db, k: WatchKey, c: ChangeInput, policy: Policy,
   const open = unresolvedAlert(db, k.seriesKey, k.metric, k.branch);
   if (open) {
     alertId = open.id;
-    const total = worseEffect(open.baseline_median, c.after, direction);
-    if (total < policy.minEffect) {
-      resolveAlert(db, open.id, `recovered: a ${c.effect > 0 ? 'change' : 'improvement'} of ${(c.effect * 100).toFixed(1)}% brought the series to ${(total * 100).toFixed(1)}% of the alert's baseline`, c.detectedJobId, now);
-    } else updateAlert(db, open.id, total, c.after, now);
+    // The alert's change is the total against its own baseline, to the level this change found.
+    const total = changeFromLevels(open.baseline_median, c.after, c.seLog, direction);
+    if (total.effect < policy.minEffect) {
+      resolveAlert(db, open.id, `recovered: a ${c.effect > 0 ? 'change' : 'improvement'} of ${(c.effect * 100).toFixed(1)}% brought the series to ${(total.effect * 100).toFixed(1)}% of the alert's baseline`, c.detectedJobId, now);
+    } else updateAlert(db, open.id, total, `against the alert's baseline ${open.baseline_median.toPrecision(4)}, to the level of its latest step — ${c.evidence}`, now);
   } else if ((c.effect > 0 || policy.alertOnImprovement) && activeMute(db, k.seriesKey, k.metric, now) === null) {
     alertId = openAlert(db, {
       seriesKey: k.seriesKey, metric: k.metric, branch: k.branch, kind: c.source === 'ab' ? 'ab' : 'change',
-      effect: c.effect, baselineMedian: c.before, currentMedian: c.after, jobId: c.jobId,
+      effect: c.effect, ciLow: c.ciLow, ciHigh: c.ciHigh, baselineMedian: c.before, currentMedian: c.after, jobId: c.jobId, evidence: c.evidence,
     }, now);
   }
   const changeId = insertChange(db, k, c, alertId, now);
@@ -134,13 +147,13 @@ export function applyChange(db: Db, k: WatchKey, c: ChangeInput, policy: Policy,
 interface ChangeRow {
   id: string; series_key: string; metric: string; branch: string; job_id: string; detected_job_id: string; source: 'history' | 'ab';
   direction: 'regression' | 'improvement'; before_value: number; after_value: number; effect: number; ci_low: number | null; ci_high: number | null;
-  z: number; results: number; alert_id: string | null; detected_at: number;
+  z: number; results: number; alert_id: string | null; detected_at: number; evidence: string | null;
 }
 
 const toChangeView = (r: ChangeRow): SeriesChangeView => ({
   id: r.id, series_key: r.series_key, metric: r.metric, branch: r.branch, job_id: r.job_id, detected_job_id: r.detected_job_id, source: r.source,
   direction: r.direction, before: r.before_value, after: r.after_value, effect: r.effect, ci_low: r.ci_low, ci_high: r.ci_high, z: r.z,
-  results: r.results, alert_id: r.alert_id, detected_at: new Date(r.detected_at).toISOString(),
+  results: r.results, alert_id: r.alert_id, detected_at: new Date(r.detected_at).toISOString(), evidence: r.evidence,
 });
 
 export function getChange(db: Db, id: string): SeriesChangeView | null {

@@ -11,6 +11,7 @@ import { WEBHOOK_HEADERS, type WebhookDeliveryView } from '../../protocol/alerts
 import { BenchfleetError } from '../../protocol/errors.js';
 import { randomId } from '../ids.js';
 import type { Log } from '../agents/session.js';
+import { formatChange } from '../../protocol/change.js';
 
 export interface WebhookConfig {
   maxAttempts: number;
@@ -38,14 +39,17 @@ export function retryDelay(attempt: number, cfg: Pick<WebhookConfig, 'backoffBas
 
 interface DeliveryRow { id: string; webhook_id: string; event: string; data: string; attempts: number; created_at: number; url: string; secret: string; format: 'json' | 'slack' }
 
-const fmtPct = (x: unknown) => (typeof x === 'number' ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%` : '?');
+/** The change of an alert or a series change, as printed everywhere (with its interval). */
+const fmtPct = (x: Record<string, unknown>): string => formatChange({
+  effect: typeof x.effect === 'number' ? x.effect : null, ci_low: typeof x.ci_low === 'number' ? x.ci_low : null, ci_high: typeof x.ci_high === 'number' ? x.ci_high : null,
+});
 
 /** A one-line human summary of an event, used by the Slack format. */
 export function describeEvent(event: string, data: Record<string, unknown>): string {
   const d = data as Record<string, Record<string, unknown> | undefined> & { from?: string; to?: string; reason?: string; confirmed_regressions?: number };
   if (event === 'alert.opened' || event === 'alert.resolved') {
     const a = d.alert ?? {};
-    const what = `${String(a.family)}:${String(a.variant)} on ${String(a.device_name)}, ${String(a.metric)} ${fmtPct(a.effect)}`;
+    const what = `${String(a.family)}:${String(a.variant)} on ${String(a.device_name)}, ${String(a.metric)} ${fmtPct(a)}`;
     const how = a.kind === 'ab' ? 'confirmed by A/B' : a.kind === 'change' ? 'found in the history' : String(a.kind);
     return event === 'alert.opened'
       ? `:rotating_light: ${String(a.severity)} ${Number(a.effect) < 0 ? 'improvement' : 'regression'} (${how}) — ${what} on ${String(a.branch)}`
@@ -53,12 +57,12 @@ export function describeEvent(event: string, data: Record<string, unknown>): str
   }
   if (event === 'alert.updated') {
     const a = d.alert ?? {};
-    return `:chart_with_upwards_trend: alert on ${String(a.family)}:${String(a.variant)} on ${String(a.device_name)} now ${String(a.metric)} ${fmtPct(a.effect)} (${String(a.steps)} steps)`;
+    return `:chart_with_upwards_trend: alert on ${String(a.family)}:${String(a.variant)} on ${String(a.device_name)} now ${String(a.metric)} ${fmtPct(a)} (${String(a.steps)} steps)`;
   }
   if (event === 'series.changed') {
     const c = d.change ?? {};
     const sr = d.series ?? {};
-    return `${c.direction === 'improvement' ? ':rocket: improvement' : ':warning: regression'} — ${String(sr.family)}:${String(sr.variant)} on ${String(sr.device_name)}, ${String(c.metric)} ${fmtPct(c.effect)} (${c.source === 'ab' ? 'A/B' : 'history'})`;
+    return `${c.direction === 'improvement' ? ':rocket: improvement' : ':warning: regression'} — ${String(sr.family)}:${String(sr.variant)} on ${String(sr.device_name)}, ${String(c.metric)} ${fmtPct(c)} (${c.source === 'ab' ? 'A/B' : 'history'})`;
   }
   if (event === 'run.finished') {
     const run = d.run ?? {};
