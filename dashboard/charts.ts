@@ -146,12 +146,23 @@ export function latencyTrace(canvas: HTMLCanvasElement, samples: number[], media
   });
 }
 
-export interface SeriesChartPoint { label: string; median: number; ciLow: number; ciHigh: number; flagged: boolean; alert: boolean; suspect: boolean }
+export interface SeriesChartPoint {
+  label: string; median: number; ciLow: number; ciHigh: number; flagged: boolean; alert: boolean; suspect: boolean;
+  /** A rerun queued to confirm a suspect (drawn hollow, purple). */
+  rerun: boolean;
+}
+
+/** Where the model version changed: `index` is the first result of the new version. */
+export interface SeriesChartVersion { index: number; text: string }
+
+/** The baseline band: the detector's level ± 1.96 × the series' job-to-job noise, per result (null outside it). */
+export interface SeriesChartBand { low: (number | null)[]; high: (number | null)[] }
 
 /** A change found in the series: `index` is its first result at the new level. */
 export interface SeriesChartChange { index: number; direction: 'regression' | 'improvement'; text: string }
 
 const GREEN = '#1a7f37';
+const PURPLE = '#8250df';
 const GREY = '#57606a';
 
 /**
@@ -162,7 +173,7 @@ const GREY = '#57606a';
  * result; `onPoint` gets the index of a clicked result.
  */
 export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[], changes: SeriesChartChange[], levels: (number | null)[] | null,
-  unit: string, onPoint: (index: number) => void): ChartInstance | null {
+  unit: string, onPoint: (index: number) => void, versions: SeriesChartVersion[] = [], band: SeriesChartBand | null = null): ChartInstance | null {
   const Chart = chartLib();
   if (!Chart) return null;
   const options = baseOptions('result (commit)', unit);
@@ -173,7 +184,7 @@ export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[
     const first = elements[0];
     if (first) onPoint(first.index);
   };
-  options.plugins = { legend: { display: true, labels: { filter: (item: { text: string }) => item.text !== 'CI low' } } };
+  options.plugins = { legend: { display: true, labels: { filter: (item: { text: string }) => item.text !== 'CI low' && item.text !== 'band low' } } };
   const changeLines = {
     id: 'change-markers',
     afterDatasetsDraw(chart: ChartLike): void {
@@ -184,6 +195,23 @@ export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[
       ctx.lineWidth = 2;
       ctx.font = '11px system-ui, sans-serif';
       ctx.textBaseline = 'bottom';
+      // Model versions: a dotted purple line before the first result of each new version, labelled at the bottom.
+      ctx.font = '10px system-ui, sans-serif';
+      versions.forEach((v) => {
+        const p = v.index > 0 ? (scale.getPixelForValue(v.index - 1) + scale.getPixelForValue(v.index)) / 2 : scale.getPixelForValue(0);
+        ctx.strokeStyle = PURPLE;
+        ctx.lineWidth = 1;
+        ctx.setLineDash([2, 3]);
+        ctx.beginPath();
+        ctx.moveTo(p, a.top);
+        ctx.lineTo(p, a.bottom);
+        ctx.stroke();
+        ctx.setLineDash([]);
+        ctx.fillStyle = PURPLE;
+        ctx.fillText(v.text, Math.min(p + 3, a.right - ctx.measureText(v.text).width), a.bottom - 3);
+      });
+      ctx.lineWidth = 2;
+      ctx.font = '11px system-ui, sans-serif';
       changes.forEach((c, n) => {
         const colour = c.direction === 'regression' ? RED : GREEN;
         const p = c.index > 0 ? (scale.getPixelForValue(c.index - 1) + scale.getPixelForValue(c.index)) / 2 : scale.getPixelForValue(0);
@@ -206,7 +234,7 @@ export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[
       ctx.restore();
     },
   };
-  const pointColour = (p: SeriesChartPoint): string => (p.alert ? RED : p.suspect || p.flagged ? AMBER : BLUE);
+  const pointColour = (p: SeriesChartPoint): string => (p.alert ? RED : p.suspect || p.flagged ? AMBER : p.rerun ? PURPLE : BLUE);
   return new Chart(canvas, {
     type: 'line',
     data: {
@@ -216,8 +244,17 @@ export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[
         { label: '95% CI of the median', data: points.map((p) => p.ciHigh), borderWidth: 0, pointRadius: 0, fill: '-1', backgroundColor: 'rgba(9, 105, 218, 0.15)', borderColor: 'transparent' },
         {
           label: 'median', data: points.map((p) => p.median), borderColor: BLUE, backgroundColor: points.map(pointColour), borderWidth: 1.5, tension: 0,
-          pointRadius: points.map((p) => (p.alert || p.suspect ? 6 : 3)), pointStyle: points.map((p) => (p.alert ? 'triangle' : p.suspect ? 'rectRot' : 'circle')),
+          pointRadius: points.map((p) => (p.alert || p.suspect ? 6 : p.rerun ? 5 : 3)),
+          pointStyle: points.map((p) => (p.alert ? 'triangle' : p.suspect ? 'rectRot' : p.rerun ? 'crossRot' : 'circle')),
+          pointBorderColor: points.map((p) => (p.rerun ? PURPLE : BLUE)),
         },
+        ...(band ? [
+          { label: 'band low', data: band.low, borderWidth: 0, pointRadius: 0, pointHoverRadius: 0, fill: false, borderColor: 'transparent', spanGaps: false },
+          {
+            label: 'baseline band (level ± 1.96 σ of the job-to-job noise)', data: band.high, borderWidth: 0, pointRadius: 0, pointHoverRadius: 0,
+            fill: '-1', backgroundColor: 'rgba(87, 96, 106, 0.12)', borderColor: 'transparent', spanGaps: false,
+          },
+        ] : []),
         ...(levels ? [{
           label: 'level (detector)', data: levels, borderColor: GREY, backgroundColor: 'transparent', borderWidth: 2, borderDash: [4, 3],
           pointRadius: 0, pointHoverRadius: 0, stepped: 'middle', spanGaps: false, fill: false,
@@ -240,6 +277,10 @@ export function paretoChart(canvas: HTMLCanvasElement, points: ParetoPoint[], co
   if (!Chart) return null;
   const front = points.filter((p) => p.pareto).sort((a, b) => a.cost - b.cost);
   const options = baseOptions(costLabel, 'quality (%)');
+  // Quality is a share: the axis never runs past 100% (chart.js would pad it to 110%).
+  const y = (options.scales as Record<string, Record<string, unknown>>).y!;
+  y.max = 100;
+  y.suggestedMin = Math.max(0, Math.min(...points.map((p) => p.quality * 100)) - 5);
   options.plugins = {
     legend: { display: true },
     tooltip: { callbacks: { label: (item: { raw: { label: string; x: number; y: number } }) => `${item.raw.label}: ${num(item.raw.x)}, ${item.raw.y.toFixed(2)}%` } },

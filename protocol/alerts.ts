@@ -113,6 +113,8 @@ export interface SeriesPoint {
   ci_high: number;
   flags: string[];
   verdict: string | null;
+  /** Set on a rerun queued to confirm a suspect result (that job's id). */
+  confirms_job_id: string | null;
 }
 
 /** A change the detector (or an A/B confirmation) found in a series, in either direction. */

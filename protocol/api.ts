@@ -7,6 +7,7 @@ import {
   type DeviceHealth, type DeviceState, type JobStatus, type ModelFormat, type RunSettings, type RunStatus, type TokenRole, type GitMeta,
 } from './domain.js';
 import type { JobError } from './errors.js';
+import type { FidelitySummary } from './fidelity.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -150,6 +151,8 @@ export interface JobView {
   ab: { test_id: string; round: number; arm: 'A' | 'B'; model_sha256: string } | null;
   /** The series this job's results belong to (null until it has results). */
   series_key: string | null;
+  /** Output fidelity against the family's reference set, with its flag (null when none was measured). */
+  fidelity: FidelitySummary | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -167,9 +170,28 @@ export interface RunView {
   created_at: string;
   finished_at: string | null;
   job_counts: Partial<Record<JobStatus, number>>;
+  /** Per device, the headline: median latency and the verdict that matters most (a regression of any metric first), or the A/B gate's outcome. */
+  headline: RunHeadline[];
   jobs?: JobView[];
   /** Paired A/B tests of this run (`run submit --ab`, or confirmations of a suspect). */
   ab_tests?: AbTestView[];
+}
+
+export interface RunHeadline {
+  device_name: string;
+  job_id: string | null;
+  status: JobStatus;
+  error_code: string | null;
+  median: number | null;
+  unit: string | null;
+  /** The metric of the verdict shown (latency, unless another metric regressed). */
+  metric: string | null;
+  verdict: VerdictView['verdict'] | null;
+  effect: number | null;
+  confirmation: VerdictView['confirmation'] | null;
+  /** For a gate A/B test (`run submit --ab`): its status and B-vs-A estimate. */
+  ab_status: AbTestView['status'] | null;
+  fidelity_flagged: boolean;
 }
 
 /** A paired A/B test on one device: the baseline artifact (A) against the candidate (B). */

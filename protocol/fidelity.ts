@@ -75,3 +75,27 @@ export function fidelityMeasurements(f: { cosine: number[]; top1: number[]; maxA
     ...(f.correct ? [{ metric: FIDELITY_METRICS.accuracy, unit: 'accuracy', samples: f.correct }] : []),
   ];
 }
+
+/** Why outputs do not match the reference closely enough (empty: they do), against a family's thresholds. */
+export function fidelityFlags(cosine: number | null, top1: number | null, thresholds: { min_cosine: number; min_top1: number }): string[] {
+  const flags: string[] = [];
+  if (cosine !== null && cosine < thresholds.min_cosine) flags.push(`fidelity: cosine ${cosine.toFixed(4)} < ${thresholds.min_cosine}`);
+  if (top1 !== null && top1 < thresholds.min_top1) flags.push(`fidelity: top-1 agreement ${(top1 * 100).toFixed(0)}% < ${(thresholds.min_top1 * 100).toFixed(0)}%`);
+  return flags;
+}
+
+/** A job's output fidelity against its family's reference set, as the API shows it. */
+export interface FidelitySummary {
+  /** Median cosine similarity, mean top-1 agreement, largest absolute error, and accuracy on labelled inputs (null when not measured). */
+  cosine: number | null;
+  top1: number | null;
+  max_abs_error: number | null;
+  accuracy: number | null;
+  /** Reference inputs compared. */
+  samples: number;
+  reference_variant: string | null;
+  min_cosine: number | null;
+  min_top1: number | null;
+  /** Why the outputs are flagged (empty when within the family's thresholds). */
+  flags: string[];
+}

@@ -318,7 +318,12 @@ test('series page shows changes both ways, the detector\'s view and a suspect; r
   const medians = series('median');
   const [low, high, levels] = [series('CI low'), series('95% CI of the median'), series('level (detector)')];
   assert.deepEqual(medians, history.points.map((p) => p.median));
-  assert.equal(chart.labels[0], '00cafe00', 'commits label the points');
+  assert.match(String(chart.labels[0]), /^00cafe0 · \w+ \d+ \d\d:\d\d$/, 'commits and times label the points');
+  assert.equal(new Set(chart.labels).size, n, 'every point has its own label (not the same date for all)');
+  assert.equal(await section.getAttribute('data-versions'), '50', 'the new model version is marked where it starts');
+  const [bandLow, bandHigh] = [series('band low'), series('baseline band (level ± 1.96 σ of the job-to-job noise)')];
+  assert.equal(bandHigh.length, n, 'the baseline band is drawn');
+  assert.ok(bandLow.every((b, i) => b === null || (b < levels[i]! && levels[i]! < bandHigh[i]!)), 'the band surrounds the level');
   assert.ok(low.every((lo, i) => lo! <= medians[i]! && medians[i]! <= high[i]!), 'the CI band surrounds the medians');
   assert.equal(levels.length, n);
   const near = (x: number | null, y: number): boolean => x !== null && Math.abs(x / y - 1) < 0.02;
@@ -409,6 +414,40 @@ test('series page shows changes both ways, the detector\'s view and a suspect; r
   assert.equal(await noisy.locator('[data-verdict="too_noisy"].badge-amber').innerText(), 'too noisy');
   assert.equal(await noisy.locator('[data-field="hint"]').innerText(), prVerdict.hint);
   assert.match(prVerdict.hint, /--iterations \d+/);
+
+  // --- The runs list: per device the headline median and verdict; a confirmed regression is red although the run succeeded ---
+  await page.goto(`${f.url}/#/runs`);
+  const listed = page.locator('#runs tr[data-run-id="run_hist27"]');
+  await listed.waitFor();
+  const headline = listed.locator('.headline[data-device="history-board"]');
+  assert.match(await headline.innerText(), /^history-board [\d.]+ ms\s+regression \+\d+\.\d% · confirmed$/);
+  assert.equal(await headline.locator('.badge-red[data-verdict="regression"]').count(), 1);
+
+  // --- A wide verdict (interval, evidence, hint) stays on the page at 1440 px: the results table does not overflow ---
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(`${f.url}/#/runs/${suspect.replace('job_', 'run_')}`);
+  const suspectRow = page.locator(`#results tr[data-job-id="${suspect}"]`);
+  await suspectRow.waitFor();
+  const fit = await page.locator('#results').evaluate((t) => {
+    const wrap = (t as unknown as { parentElement: { scrollWidth: number; clientWidth: number } }).parentElement;
+    return { scroll: wrap.scrollWidth, client: wrap.clientWidth };
+  });
+  assert.ok(fit.scroll <= fit.client + 1, `the results table fits its box: ${fit.scroll} > ${fit.client}`);
+  const right = await suspectRow.locator('.verdict-cell').evaluate((c) => (c as unknown as { getBoundingClientRect(): { right: number } }).getBoundingClientRect().right);
+  assert.ok(right <= 1440, `the vs-baseline cell ends inside the viewport (${right} px)`);
+
+  // --- A confirmation rerun is marked as such in the run's results ---
+  db.prepare(`INSERT INTO jobs (id, run_id, device_id, status, attempt, lease_owner, lease_expires_at, timeout_ms, created_at, confirms_job_id)
+              VALUES ('job_rerun40', 'run_hist40', ?, 'assigned', 1, ?, ?, 60000, ?, 'job_hist40')`).run(deviceId, agentId, Date.now() + 60_000, Date.now());
+  assert.equal(completeJob(db, { job_id: 'job_rerun40', attempt: 1 }, agentId, Date.now(), [{ metric: 'latency_ms', unit: 'ms', samples: Array.from({ length: 31 }, (_, k) => 5.3 + k * 0.001) }], {}), 'accepted');
+  await page.goto(`${f.url}/#/runs/run_hist40`);
+  const rerunRow = page.locator('#results tr[data-job-id="job_rerun40"]');
+  await rerunRow.waitFor();
+  assert.equal(await rerunRow.getAttribute('data-rerun'), 'yes');
+  assert.equal(await rerunRow.locator('[data-badge="confirmation rerun"]').count(), 1);
+  assert.equal(await page.locator('#results tr[data-job-id="job_hist40"]').getAttribute('data-rerun'), 'no');
+  await page.goto(`${f.url}/#/series/${key}/latency_ms`);
+  await page.locator(`[data-page="series-detail"][data-reruns="1"]`).waitFor();
 
   // --- The alerts page: kind and steps; acknowledging works ---
   await page.goto(`${f.url}/#/alerts`);

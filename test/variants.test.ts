@@ -132,10 +132,16 @@ test('fidelity on the device flags a broken variant; compare shows ratios, Paret
   assert.equal(ref.code, 0, ref.stderr);
   assert.match(ref.stdout, /reference set of 12 samples from fp32/);
 
+  const runIds = new Map<string, string>();
   for (const v of ['fp32', 'int8', 'broken']) {
     const r = await f.cli(['run', 'submit', '--model', `kws:${v}`, '--device', 'testbox', '--warmup', '3', '--iterations', '40', '--wait', '--json']);
     assert.equal(r.code, 0, r.stderr);
+    runIds.set(v, (JSON.parse(r.stdout) as { id: string }).id);
   }
+  // The API gives each job its fidelity with the family's flag.
+  const brokenRun = (await f.api<{ jobs: { fidelity: { cosine: number; flags: string[]; reference_variant: string } | null }[] }>('GET', `/runs/${runIds.get('broken')}`)).body;
+  assert.ok(brokenRun.jobs[0]?.fidelity && brokenRun.jobs[0].fidelity.flags.some((x) => /fidelity: cosine/.test(x)), JSON.stringify(brokenRun.jobs[0]?.fidelity));
+  assert.equal(brokenRun.jobs[0].fidelity.reference_variant, 'fp32');
   const view = JSON.parse((await f.cli(['compare', '--family', 'kws', '--json'])).stdout) as CompareView;
   const cell = (v: string) => view.cells.find((c) => c.variant === v && c.device === 'testbox')!;
   // The reference variant agrees with its own reference outputs; int8 is close; broken is not.
@@ -188,6 +194,21 @@ test('fidelity on the device flags a broken variant; compare shows ratios, Paret
       return c ? c.data.datasets.map((d) => d.data.length) : null;
     });
     assert.ok(points && points.reduce((a, b) => a + b, 0) === 3, `three variants on the Pareto chart: ${JSON.stringify(points)}`);
+    const yMax = await page.evaluate(() => {
+      const g = globalThis as unknown as { document: { querySelector(s: string): unknown }; Chart: { getChart(c: unknown): { scales: { y: { max: number } } } | undefined } };
+      return g.Chart.getChart(g.document.querySelector('canvas[data-chart="pareto"][data-device="testbox"]'))?.scales.y.max ?? null;
+    });
+    assert.equal(yMax, 100, 'the quality axis stops at 100%');
+    // Fidelity where people look: the run detail of the broken variant shows its figures and the flag.
+    await page.goto(`${f.url}/#/runs/${runIds.get('broken')}`);
+    const fidelity = page.locator('#results [data-fidelity]');
+    await fidelity.waitFor({ timeout: 15_000 });
+    assert.equal(await fidelity.getAttribute('data-fidelity'), 'flagged');
+    assert.match(await page.locator('#results [data-field="fidelity"]').innerText(), /^cos 0\.\d{4} · top-1 \d+\.\d% · max err [\d.e+-]+ · acc \d+\.\d%$/);
+    await page.goto(`${f.url}/#/runs/${runIds.get('int8')}`);
+    await page.locator('#results [data-fidelity="ok"]').waitFor({ timeout: 15_000 });
+    await page.goto(`${f.url}/#/compare/kws`);
+    await block.waitFor({ timeout: 15_000 });
     fs.mkdirSync(path.join(repoRoot, 'test-results'), { recursive: true });
     await page.screenshot({ path: path.join(repoRoot, 'test-results', 'dashboard-compare.png'), fullPage: true });
     assert.deepEqual(errors, []);

@@ -164,21 +164,25 @@ export function runDetailPage(runId: string): Page {
     const hasEnergy = measured.some((j) => metric(j, 'energy_mj'));
     const hasFlags = measured.some((j) => j.measurements.some((m) => (m.flags ?? []).length > 0));
     const lat = (j: JobView): MeasurementSummary => metric(j, LATENCY)!;
+    const hasFidelity = measured.some((j) => j.fidelity);
     const results = table<JobView>([
-      { title: 'Device', cell: (j) => h('strong', {}, j.device_name) },
-      { title: 'Median', numeric: true, cell: (j) => h('strong', {}, withUnit(lat(j), (m) => m.median)) },
+      { title: 'Device', cell: (j) => [h('strong', {}, j.device_name), j.confirms_job_id ? ' ' : null,
+        j.confirms_job_id ? badge('confirmation rerun', 'purple', `reruns ${j.confirms_job_id} to confirm its verdict; never part of the baseline on its own`) : null] },
+      {
+        title: 'Median', numeric: true, cell: (j) => h('strong', {
+          title: `mean ${num(lat(j).mean)} ± ${num(lat(j).mean_ci_half)} · min ${num(lat(j).min)} · max ${num(lat(j).max)} · ${lat(j).outliers} outliers`,
+        }, withUnit(lat(j), (m) => m.median)),
+      },
       { title: 'p90', numeric: true, cell: (j) => withUnit(lat(j), (m) => m.p90) },
       { title: 'p99', numeric: true, cell: (j) => withUnit(lat(j), (m) => m.p99) },
-      { title: 'Mean ± CI', numeric: true, cell: (j) => `${num(lat(j).mean)} ± ${num(lat(j).mean_ci_half)} ${lat(j).unit}` },
-      { title: 'Median 95% CI', numeric: true, cell: (j) => `[${num(lat(j).ci_low)}, ${num(lat(j).ci_high)}] ${lat(j).unit}` },
-      { title: 'Min / max', numeric: true, cell: (j) => `${num(lat(j).min)} / ${num(lat(j).max)}` },
-      { title: 'Outliers', numeric: true, cell: (j) => lat(j).outliers },
-      { title: 'Samples', numeric: true, cell: (j) => lat(j).count },
+      { title: 'Median 95% CI', numeric: true, cell: (j) => `[${num(lat(j).ci_low)}, ${num(lat(j).ci_high)}]` },
+      { title: 'Samples', numeric: true, cell: (j) => h('span', { title: `${lat(j).outliers} outliers` }, String(lat(j).count)) },
       ...(hasMem ? [{ title: 'Peak memory', numeric: true, cell: (j: JobView) => withUnit(metric(j, 'peak_rss_mib'), (m) => m.max) }] : []),
       ...(hasEnergy ? [{ title: 'Energy / iter', numeric: true, cell: (j: JobView) => withUnit(metric(j, 'energy_mj'), (m) => m.median) }] : []),
-      { title: 'vs baseline', cell: (j: JobView) => verdictCell(j) },
+      ...(hasFidelity ? [{ title: 'Fidelity', cell: (j: JobView) => fidelityCell(j) }] : []),
+      { title: 'vs baseline', cell: (j: JobView) => h('div', { class: 'verdict-cell' }, ...verdictCell(j)) },
       ...(hasFlags ? [{ title: 'Flags', cell: (j: JobView) => h('span', {}, ...[...new Set(j.measurements.flatMap((m) => m.flags ?? []))].map((f) => badge(f, 'amber', `measured while ${f}: not comparable with unflagged results`))) }] : []),
-    ], measured, { id: 'results', rowAttrs: (j) => ({ 'data-job-id': j.id }) });
+    ], measured, { id: 'results', rowAttrs: (j) => ({ 'data-job-id': j.id, 'data-rerun': j.confirms_job_id ? 'yes' : 'no' }) });
     const envs = measured.filter((j) => j.environment && Object.keys(j.environment).length > 0).map((j) =>
       h('details', { class: 'small' }, h('summary', {}, `Environment — ${j.device_name}`),
         h('div', {}, ...Object.entries(j.environment ?? {}).map(([k, v]) => h('span', { class: 'chip' }, h('b', {}, k), ' ', typeof v === 'string' ? v : JSON.stringify(v))))));
@@ -237,6 +241,18 @@ export function runDetailPage(runId: string): Page {
       charts.clear();
     },
   };
+}
+
+/** Output fidelity against the family's reference: cosine, top-1 agreement, largest error and the flag. */
+function fidelityCell(j: JobView): Child[] {
+  const f = j.fidelity;
+  if (!f) return ['—'];
+  const b = f.flags.length > 0 ? badge('flagged', 'red', f.flags.join('; '))
+    : badge('ok', 'green', `within cosine ≥ ${f.min_cosine ?? '?'} and top-1 ≥ ${pct(f.min_top1)} of ${f.reference_variant ?? 'the reference'}`);
+  b.dataset.fidelity = f.flags.length > 0 ? 'flagged' : 'ok';
+  const figures = [f.cosine === null ? null : `cos ${f.cosine.toFixed(4)}`, f.top1 === null ? null : `top-1 ${pct(f.top1)}`,
+    f.max_abs_error === null ? null : `max err ${num(f.max_abs_error)}`, f.accuracy === null ? null : `acc ${pct(f.accuracy)}`].filter(Boolean).join(' · ');
+  return [b, h('span', { class: 'reason', 'data-field': 'fidelity' }, figures), f.flags.length > 0 ? h('span', { class: 'reason' }, f.flags.join('; ')) : null];
 }
 
 const CONFIRMED_BY = { history: 'by the history', ab: 'by an A/B test', rerun: 'by reruns' } as const;

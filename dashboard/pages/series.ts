@@ -67,6 +67,16 @@ function watchCard(v: SeriesHistoryView, w: SeriesWatchView | null, suspectLink:
     h('p', { class: 'small watch-summary', 'data-field': 'summary' }, w.summary));
 }
 
+/** A point's x label: its commit and when it was measured (to the minute, or the second when minutes repeat), so labels tell results apart. */
+function pointLabel(p: SeriesHistoryView['points'][number], all: SeriesHistoryView['points']): string {
+  const d = new Date(p.at);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const minute = `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const sameMinute = all.filter((q) => Math.floor(Date.parse(q.at) / 60_000) === Math.floor(d.getTime() / 60_000)).length > 1;
+  const when = sameMinute ? `${minute}:${pad(d.getSeconds())}` : minute;
+  return p.commit ? `${p.commit.slice(0, 7)} · ${when}` : when;
+}
+
 export function seriesPage(key: string, metric: string): Page {
   const el = h('section', { 'data-page': 'series-detail' }, h('div', { class: 'loading' }, 'loading…'));
   let chart: ChartInstance | null = null;
@@ -121,7 +131,8 @@ export function seriesPage(key: string, metric: string): Page {
       h('div', { class: 'card' }, h('div', { class: 'chart-box' }, canvas),
         h('p', { class: 'small subtle' }, `${plural(v.points.length, 'result')} · ${plural(regressions, 'regression')}, ${plural(v.changes.length - regressions, 'improvement')} · ` +
           `${plural(v.alerts.length, 'alert')} · dashed lines mark changes (red: regression, green: improvement), the grey steps the detector's level · ` +
-          'red triangles opened alerts, the amber diamond is a suspect result, amber points are flagged (charging, throttled) · click a point to open its run')),
+          'red triangles opened alerts, the amber diamond is a suspect result, amber points are flagged (charging, throttled), purple crosses are confirmation reruns, ' +
+          'dotted purple lines mark a new model version, the grey band is the level ± 1.96 σ of the job-to-job noise · click a point to open its run')),
       watchCard(v, v.watch, suspectLink),
       h('div', { class: 'card' }, h('h2', {}, 'Changes'), v.changes.length === 0
         ? empty('No change found in this series on this branch.', v.watch?.summary)
@@ -146,13 +157,21 @@ export function seriesPage(key: string, metric: string): Page {
         { title: 'Updated', cell: (a) => h('span', { title: dateTime(a.updated_at) }, ago(a.updated_at)) },
       ], v.alerts, { id: 'series-alerts' })),
     );
+    // Where the model version changed, and the baseline band around the detector's level.
+    const versions = v.points.flatMap((p, i) => (i > 0 && p.model_sha256 !== v.points[i - 1]!.model_sha256 ? [{ index: i, text: `model ${p.model_sha256.slice(0, 8)}` }] : []));
+    const noise = v.watch?.noise ?? null;
+    const band = levels && noise !== null ? {
+      low: levels.map((l) => (l === null ? null : l * Math.exp(-1.96 * noise))), high: levels.map((l) => (l === null ? null : l * Math.exp(1.96 * noise))),
+    } : null;
     chart = seriesChart(canvas, v.points.map((p) => ({
-      label: p.commit ? p.commit.slice(0, 8) : new Date(p.at).toLocaleDateString(), median: p.median, ciLow: p.ci_low, ciHigh: p.ci_high,
-      flagged: p.flags.length > 0, alert: alertJobs.has(p.job_id), suspect: p.job_id === suspect,
+      label: pointLabel(p, v.points), median: p.median, ciLow: p.ci_low, ciHigh: p.ci_high,
+      flagged: p.flags.length > 0, alert: alertJobs.has(p.job_id), suspect: p.job_id === suspect, rerun: p.confirms_job_id !== null,
     })), markers, levels, unit, (i) => {
       const p = v.points[i];
       if (p) location.hash = `#/runs/${encodeURIComponent(p.run_id)}`;
-    });
+    }, versions, band);
+    el.dataset.versions = versions.map((x) => x.index).join(' ');
+    el.dataset.reruns = String(v.points.filter((p) => p.confirms_job_id !== null).length);
     el.dataset.points = String(v.points.length);
     el.dataset.changes = String(v.changes.length);
     el.dataset.markers = markers.map((m) => `${m.index}:${m.direction}`).join(' ');

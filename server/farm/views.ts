@@ -1,7 +1,7 @@
 // Read models for the API: rows joined and shaped into the protocol's view types.
 import type { Db } from '../db/open.js';
 import type {
-  AgentView, DeviceView, JobView, MeasurementSummary, Page, RunView, SamplesView, VerdictView,
+  AbTestView, AgentView, DeviceView, JobView, MeasurementSummary, Page, RunHeadline, RunView, SamplesView, VerdictView,
 } from '../../protocol/api.js';
 import type { DeviceHealth, DeviceState, GitMeta, JobStatus, RunSettings, RunStatus } from '../../protocol/domain.js';
 import type { JobErrorCode } from '../../protocol/errors.js';
@@ -9,6 +9,7 @@ import { pageOf } from '../http/paging.js';
 import { decodeSamples } from '../stats/summary.js';
 import { abTestsOfRun } from '../regression/ab.js';
 import type { ModelStore } from '../models/store.js';
+import { FIDELITY_METRICS, fidelityFlags, type FidelitySummary } from '../../protocol/fidelity.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -86,8 +87,45 @@ function toRunView(db: Db, models: ModelStore, row: RunRow): RunView {
   return {
     id: row.id, model: models.get(row.model_sha256)!, runtime: row.runtime, device_selector: row.device_selector,
     settings: JSON.parse(row.settings) as RunSettings, git: JSON.parse(row.git) as GitMeta, status: row.status,
-    created_at: iso(row.created_at)!, finished_at: iso(row.finished_at), job_counts: jobCounts(db, row.id),
+    created_at: iso(row.created_at)!, finished_at: iso(row.finished_at), job_counts: jobCounts(db, row.id), headline: headlineOf(db, row.id),
   };
+}
+
+/** Per device of a run: the latency median and the verdict that matters most; or the gate A/B test's outcome. */
+function headlineOf(db: Db, runId: string): RunHeadline[] {
+  const jobs = db.prepare(
+    `SELECT j.id, d.name AS device_name, j.status, j.error_code, me.median, me.unit FROM jobs j JOIN devices d ON d.id = j.device_id
+       LEFT JOIN measurements me ON me.job_id = j.id AND me.metric = 'latency_ms'
+     WHERE j.run_id = ? AND j.confirms_job_id IS NULL AND j.ab_test_id IS NULL ORDER BY d.name, j.created_at`,
+  ).all(runId) as { id: string; device_name: string; status: JobStatus; error_code: string | null; median: number | null; unit: string | null }[];
+  const verdicts = db.prepare(`SELECT metric, verdict, effect, confirmation FROM verdicts WHERE job_id = ?`);
+  const rank = (v: { metric: string; verdict: string; confirmation: string }): number =>
+    (v.verdict === 'regression' ? (v.confirmation === 'not_confirmed' ? 2 : 0) : 4) + (v.metric === 'latency_ms' ? 0 : 1);
+  const out: RunHeadline[] = jobs.map((j) => {
+    const vs = verdicts.all(j.id) as { metric: string; verdict: VerdictView['verdict']; effect: number | null; confirmation: VerdictView['confirmation'] }[];
+    const v = vs.filter((x) => x.verdict === 'regression' || x.metric === 'latency_ms').sort((a, b) => rank(a) - rank(b))[0];
+    const flagged = (db.prepare(`SELECT COUNT(*) AS n FROM measurements WHERE job_id = ? AND metric LIKE 'fidelity_%'`).get(j.id) as { n: number }).n > 0
+      && (getJobFidelityFlags(db, j.id).length > 0);
+    return {
+      device_name: j.device_name, job_id: j.id, status: j.status, error_code: j.error_code, median: j.median, unit: j.unit,
+      metric: v?.metric ?? null, verdict: v?.verdict ?? null, effect: v?.effect ?? null, confirmation: v?.confirmation ?? null, ab_status: null, fidelity_flagged: flagged,
+    };
+  });
+  for (const t of db.prepare(`SELECT t.status, t.effect, t.metric, d.name AS device_name FROM ab_tests t JOIN devices d ON d.id = t.device_id
+                              WHERE t.run_id = ? AND t.purpose = 'gate' ORDER BY d.name, t.metric`).all(runId) as { status: AbTestView['status']; effect: number | null; metric: string; device_name: string }[]) {
+    out.push({
+      device_name: t.device_name, job_id: null, status: t.status === 'running' ? 'running' : 'succeeded', error_code: null, median: null, unit: null, metric: t.metric,
+      verdict: t.status === 'changed' ? ((t.effect ?? 0) > 0 ? 'regression' : 'improvement') : t.status === 'no_change' ? 'pass' : null,
+      effect: t.effect, confirmation: t.status === 'changed' ? 'confirmed' : null, ab_status: t.status, fidelity_flagged: false,
+    });
+  }
+  return out;
+}
+
+function getJobFidelityFlags(db: Db, jobId: string): string[] {
+  const row = db.prepare(`${JOB_SELECT} WHERE j.id = ?`).get(jobId) as JobRow;
+  const ms = db.prepare(`SELECT metric, count, median, mean, max FROM measurements WHERE job_id = ?`).all(jobId) as MeasurementSummary[];
+  return fidelityOf(db, row.model_sha256 ?? row.run_model_sha256, ms)?.flags ?? [];
 }
 
 export function listRuns(db: Db, models: ModelStore, limit: number, cursor?: string, filter: { status?: string | undefined; family?: string | undefined } = {}): Page<RunView> {
@@ -139,7 +177,27 @@ function toJobView(db: Db, row: JobRow): JobView {
     ab: row.ab_test_id && row.ab_round !== null && row.ab_arm
       ? { test_id: row.ab_test_id, round: row.ab_round, arm: row.ab_arm, model_sha256: row.model_sha256 ?? row.run_model_sha256 } : null,
     series_key: row.series_key,
+    fidelity: fidelityOf(db, row.model_sha256 ?? row.run_model_sha256, measurements),
     created_at: iso(row.created_at)!, started_at: iso(row.started_at), finished_at: iso(row.finished_at), measurements,
+  };
+}
+
+/** A job's fidelity measurements summarised and judged against its family's thresholds. */
+function fidelityOf(db: Db, sha: string, ms: MeasurementSummary[]): FidelitySummary | null {
+  const m = (name: string) => ms.find((x) => x.metric === name);
+  const cos = m(FIDELITY_METRICS.cosine);
+  const top1 = m(FIDELITY_METRICS.top1);
+  const err = m(FIDELITY_METRICS.maxAbsError);
+  const acc = m(FIDELITY_METRICS.accuracy);
+  if (!cos && !top1 && !err && !acc) return null;
+  const family = db.prepare('SELECT f.reference_variant, f.min_cosine, f.min_top1 FROM families f JOIN models m ON m.family = f.name WHERE m.sha256 = ?')
+    .get(sha) as { reference_variant: string; min_cosine: number; min_top1: number } | undefined;
+  const cosine = cos?.median ?? null;
+  const agreement = top1?.mean ?? null;
+  return {
+    cosine, top1: agreement, max_abs_error: err?.max ?? null, accuracy: acc?.mean ?? null, samples: (cos ?? top1 ?? err ?? acc)!.count,
+    reference_variant: family?.reference_variant ?? null, min_cosine: family?.min_cosine ?? null, min_top1: family?.min_top1 ?? null,
+    flags: family ? fidelityFlags(cosine, agreement, family) : [],
   };
 }
 

@@ -51,7 +51,7 @@ export function seriesHistory(db: Db, key: string, metric: string, branch: strin
      WHERE m.series_key = ? AND m.metric = ? ORDER BY m.created_at DESC LIMIT 1`,
   ).get(key, metric) as { b: string } | undefined)?.b ?? 'main');
   const rows = (db.prepare(
-    `SELECT m.job_id, j.run_id, m.created_at, m.median, m.ci_low, m.ci_high, m.flags, m.unit, r.model_sha256,
+    `SELECT m.job_id, j.run_id, j.confirms_job_id, m.created_at, m.median, m.ci_low, m.ci_high, m.flags, m.unit, COALESCE(j.model_sha256, r.model_sha256) AS model_sha256,
        json_extract(r.git, '$.branch') AS branch, json_extract(r.git, '$.commit') AS git_commit, v.verdict
      FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
        LEFT JOIN verdicts v ON v.job_id = m.job_id AND v.metric = m.metric
@@ -59,12 +59,13 @@ export function seriesHistory(db: Db, key: string, metric: string, branch: strin
        AND ${RESULT_BRANCH_SQL} = @branch
      ORDER BY m.created_at DESC, m.rowid DESC LIMIT @limit`,
   ).all({ key, metric, branch: chosen, limit }) as {
-    job_id: string; run_id: string; created_at: number; median: number; ci_low: number; ci_high: number; flags: string; unit: string;
+    job_id: string; run_id: string; confirms_job_id: string | null; created_at: number; median: number; ci_low: number; ci_high: number; flags: string; unit: string;
     model_sha256: string; branch: string | null; git_commit: string | null; verdict: string | null;
   }[]).reverse();
   const points: SeriesPoint[] = rows.map((r) => ({
     job_id: r.job_id, run_id: r.run_id, at: new Date(r.created_at).toISOString(), branch: r.branch, commit: r.git_commit,
     model_sha256: r.model_sha256, median: r.median, ci_low: r.ci_low, ci_high: r.ci_high, flags: JSON.parse(r.flags) as string[], verdict: r.verdict,
+    confirms_job_id: r.confirms_job_id,
   }));
   const alerts = listAlerts(db, 100, undefined, { series: key }, now).items.filter((a) => a.metric === metric && a.branch === chosen);
   return {

@@ -11,7 +11,7 @@ import type { Db } from '../db/open.js';
 import crypto from 'node:crypto';
 import type { CompareCell, CompareCellStatus, CompareObjective, CompareSettings, CompareSettingsOption, CompareVariant, CompareView, Compression, Recommendation } from '../../protocol/variants.js';
 import { BenchfleetError } from '../../protocol/errors.js';
-import { FIDELITY_METRICS } from '../../protocol/fidelity.js';
+import { FIDELITY_METRICS, fidelityFlags } from '../../protocol/fidelity.js';
 import { getFamily } from './families.js';
 
 export interface CompareOptions {
@@ -317,9 +317,7 @@ function cellOf(g: Group, status: CompareCellStatus, note: string | null, sizeBy
   const top1 = mean(FIDELITY_METRICS.top1);
   const errs = metric(FIDELITY_METRICS.maxAbsError);
   const acc = mean(FIDELITY_METRICS.accuracy);
-  const flags: string[] = [];
-  if (thresholds && cos && cos.value < thresholds.cosine) flags.push(`fidelity: cosine ${cos.value.toFixed(4)} < ${thresholds.cosine}`);
-  if (thresholds && top1 !== null && top1 < thresholds.top1) flags.push(`fidelity: top-1 agreement ${(top1 * 100).toFixed(0)}% < ${(thresholds.top1 * 100).toFixed(0)}%`);
+  const flags = thresholds ? fidelityFlags(cos?.value ?? null, top1, { min_cosine: thresholds.cosine, min_top1: thresholds.top1 }) : [];
   const userAccuracy = g.sha256 === v.sha256 ? v.accuracy : null;
   const quality = userAccuracy ?? acc ?? top1;
   return {
