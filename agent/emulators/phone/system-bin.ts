@@ -4,7 +4,6 @@
 // a real phone, runners are pushed (the emulated ones are in tools/).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /** Quotes a string for /bin/sh. */
 export function shQuote(text: string): string {
@@ -13,11 +12,6 @@ export function shQuote(text: string): string {
 
 /** The environment variable that marks a process as running on this phone (inherited by children). */
 export const PHONE_MARKER = 'BENCHFLEET_PHONE';
-
-/** The repository root, from this file's place in dist/agent/emulators/phone/. */
-export function repoRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-}
 
 function findOnPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
