@@ -12,6 +12,7 @@ import { describeZodError, jobError, type JobErrorCode } from '../protocol/error
 import { JobFailure, type Driver, type JobProgress } from './drivers/driver.js';
 import { ModelCache } from './model-cache.js';
 import { Outbox, type FinalMessage } from './outbox.js';
+import { RunnerRegistry } from './runners/registry.js';
 
 export type Log = (msg: string, extra?: Record<string, unknown>) => void;
 
@@ -33,6 +34,7 @@ export class Agent extends EventEmitter {
   private readonly active = new Map<string, ActiveJob>();
   private readonly outbox: Outbox;
   private readonly cache: ModelCache;
+  private readonly runners: RunnerRegistry;
   private readonly log: Log;
   private heartbeat: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -46,12 +48,17 @@ export class Agent extends EventEmitter {
     super();
     this.log = opts.log ?? (() => {});
     this.outbox = new Outbox(path.join(opts.dataDir, 'outbox'));
+    this.runners = new RunnerRegistry(opts.dataDir);
     this.cache = new ModelCache(path.join(opts.dataDir, 'models'), opts.server.replace(/\/$/, ''), opts.token);
     for (const d of opts.drivers) d.onChange?.(() => void this.sendInventory());
   }
 
   async start(): Promise<void> {
     this.stopped = false;
+    // Runners a previous life of this agent started and that outlived it would share the host
+    // (and skew the timing) with the jobs about to run: kill them first.
+    const reaped = this.runners.reap();
+    if (reaped.length > 0) this.log('killed runner processes left by a previous agent', { processes: reaped });
     for (const d of this.opts.drivers) {
       try {
         await d.start?.({ dataDir: this.opts.dataDir });
@@ -223,7 +230,7 @@ export class Agent extends EventEmitter {
       const model = await this.cache.get(job.model.sha256, controller.signal);
       log('model ready', { cached: model.cached });
       progress({ phase: 'preparing', done: 0, total: 1 });
-      const output = await driver.run(job.device_serial, { job, modelPath: model.path, signal: controller.signal, progress, log, receivedAt, timings: {} });
+      const output = await driver.run(job.device_serial, { job, modelPath: model.path, signal: controller.signal, progress, log, receivedAt, timings: {}, runners: this.runners });
       final = { type: 'job.result', ...ref, measurements: output.measurements, environment: output.environment, ...(output.operators ? { operators: output.operators } : {}) };
       log('job finished');
     } catch (err) {

@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { EmulatedPhone } from '../agent/emulators/phone/phone.js';
 import { adbConfigSchema, type AdbConfig } from '../agent/drivers/adb/config.js';
+import { writeRunnerBinary } from '../agent/emulators/phone/tools/install.js';
 import { CliError, EXIT } from './client.js';
 
 async function freePortOutsideEmulatorRange(): Promise<number> {
@@ -56,7 +57,17 @@ export async function startDemoPhone(dataDir: string): Promise<DemoPhone> {
   });
   const { port } = await phone.start();
   return {
-    adb: adbConfigSchema.parse({ port: adbPort, connect: [`127.0.0.1:${port}`] }),
+    adb: adbConfigSchema.parse({
+      port: adbPort, connect: [`127.0.0.1:${port}`],
+      // The phone has no runner preinstalled (like a real one): benchfleet's ONNX runner is a
+      // user-provided binary here, pushed by the agent like any other (docs/agent.md).
+      runners: {
+        onnxruntime: {
+          parser: 'jsonl', binary: writeRunnerBinary('benchfleet-onnx-runner', path.join(dataDir, 'demo-phone-runners', 'benchfleet-onnx-runner')),
+          command: '{runner} --model {model} --warmup {warmup} --iterations {iterations} --min-duration-ms {min_duration_ms} --threads {threads} --seed {seed} --inputs {inputs} --reference {reference}',
+        },
+      },
+    }),
     stop: async () => {
       await phone.stop();
       try { execFileSync('adb', ['-P', String(adbPort), 'kill-server'], { env, stdio: 'ignore' }); } catch { /* already gone */ }

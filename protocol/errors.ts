@@ -45,6 +45,8 @@ export const JOB_ERROR_CODES = {
   model_hash_mismatch: { retryable: true, deviceFault: false, text: 'the fetched model did not match its sha256' },
   model_load_failed: { retryable: false, deviceFault: false, text: 'the runtime could not load the model' },
   invalid_input_spec: { retryable: false, deviceFault: false, text: 'the model inputs could not be generated' },
+  /** The runner program is missing (not on the phone, or the configured binary is not on the agent's host); the message names the config key to set. */
+  runner_not_found: { retryable: false, deviceFault: false, text: 'the runner program is not installed on the device' },
   unsupported_runtime: { retryable: false, deviceFault: false, text: 'the device has no runner for this runtime' },
   output_unparseable: { retryable: false, deviceFault: false, text: 'the runner output could not be read' },
   timed_out: { retryable: false, deviceFault: false, text: 'the job exceeded its timeout' },

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EmulatedPhone } from '../agent/emulators/phone/phone.js';
+import { writeRunnerBinary } from '../agent/emulators/phone/tools/install.js';
 import type { DeviceView, JobView, RunView } from '../protocol/api.js';
 import { freePort, startAdbServer, type AdbServer } from './support/adb.js';
 import { repoRoot, startFarm, waitFor, type Farm } from './support/farm.js';
@@ -65,7 +66,11 @@ before(async () => {
       port: adb.port,
       connect: Object.values(phones).map((p) => `127.0.0.1:${p.port}`),
       runners: {
-        onnxruntime: { parser: 'jsonl', command: 'benchfleet-onnx-runner --model {model} --warmup {warmup} --iterations {iterations} --min-duration-ms {min_duration_ms} --threads {threads} --reference {reference}' },
+        // No runner is preinstalled on the phones: benchfleet's ONNX runner is a user-provided binary, pushed by the agent.
+        onnxruntime: {
+          parser: 'jsonl', binary: writeRunnerBinary('benchfleet-onnx-runner', path.join(farm.dataDir, 'runners', 'benchfleet-onnx-runner')),
+          command: '{runner} --model {model} --warmup {warmup} --iterations {iterations} --min-duration-ms {min_duration_ms} --threads {threads} --reference {reference}',
+        },
         tflite: { parser: 'benchmark_model', command: 'sleep 1000' },
         'llama.cpp': { parser: 'llama-bench', command: 'echo this is not llama-bench output; echo neither is this' },
         executorch: { parser: 'executorch', command: 'echo cannot open model >&2; exit 3' },

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { parseGetprop } from '../agent/drivers/adb/describe.js';
 import { shq } from '../agent/drivers/adb/phone.js';
 import { energyPerInferenceMj, meanWatts, wattsFrom, type PowerSample } from '../agent/drivers/adb/power.js';
-import { adbConfigSchema } from '../agent/drivers/adb/config.js';
+import { adbConfigSchema, adbServerAddress } from '../agent/drivers/adb/config.js';
 
 test('getprop output is parsed, CRLF tolerated', () => {
   const props = parseGetprop('[ro.product.model]: [Pixel 8]\r\n[ro.build.version.sdk]: [34]\n[empty]: []\ngarbage line\n');
@@ -36,9 +36,16 @@ test('energy per inference subtracts the idle baseline over the timed window', (
   assert.equal(energyPerInferenceMj(samples, [5000, 6000], [1100, 3100], 400), null, 'no baseline samples: no energy rather than a wrong one');
 });
 
-test('the default ADB config benchmarks ONNX models with benchfleet\'s runner', () => {
+test('the default ADB config runs ONNX Runtime\'s own onnxruntime_perf_test; the adb server comes from the config, then adb\'s variables', () => {
   const c = adbConfigSchema.parse({});
-  assert.equal(c.port, 5037);
-  assert.equal(c.runners.onnxruntime?.parser, 'jsonl');
+  assert.equal(c.runners.onnxruntime?.parser, 'onnxruntime_perf_test');
+  assert.match(c.runners.onnxruntime!.command, /^\{runner\} /);
   assert.throws(() => adbConfigSchema.parse({ runners: { onnxruntime: { parser: 'magic', command: 'x' } } }));
+  assert.deepEqual(adbServerAddress(c, {}), { host: '127.0.0.1', port: 5037, source: 'default' });
+  assert.deepEqual(adbServerAddress(c, { ANDROID_ADB_SERVER_PORT: '5099' }), { host: '127.0.0.1', port: 5099, source: 'ANDROID_ADB_SERVER_PORT' });
+  assert.deepEqual(adbServerAddress(c, { ADB_SERVER_SOCKET: 'tcp:lab:6000', ANDROID_ADB_SERVER_PORT: '5099' }), { host: 'lab', port: 6000, source: 'ADB_SERVER_SOCKET' });
+  assert.deepEqual(adbServerAddress(c, { ADB_SERVER_SOCKET: 'tcp:6001' }), { host: '127.0.0.1', port: 6001, source: 'ADB_SERVER_SOCKET' });
+  assert.deepEqual(adbServerAddress({ port: 5100 }, { ANDROID_ADB_SERVER_PORT: '5099' }), { host: '127.0.0.1', port: 5100, source: 'config' });
+  assert.throws(() => adbServerAddress(c, { ADB_SERVER_SOCKET: 'localhost:5037' }), /ADB_SERVER_SOCKET must be tcp:/);
+  assert.throws(() => adbServerAddress(c, { ANDROID_ADB_SERVER_PORT: 'x' }), /ANDROID_ADB_SERVER_PORT must be a port number/);
 });

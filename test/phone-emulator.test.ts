@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EmulatedPhone } from '../agent/emulators/phone/phone.js';
+import { writeRunnerBinary } from '../agent/emulators/phone/tools/install.js';
 
 const ADB = '/usr/bin/adb';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -271,11 +272,18 @@ test('a hot phone throttles and a charging phone reports a charging current', as
   phone.setTemperature(30);
 });
 
-test('the phone runs the ONNX model with benchfleet-onnx-runner', async () => {
+test('no runner is preinstalled; a pushed benchfleet-onnx-runner runs the ONNX model', async () => {
+  const missing = await shell(serial, 'benchfleet-onnx-runner --model x; for p in benchfleet-onnx-runner onnxruntime_perf_test benchmark_model llama-bench; do command -v $p; done');
+  assert.match(missing.stdout + missing.stderr, /benchfleet-onnx-runner: not found/);
+  assert.doesNotMatch(missing.stdout, /\//, 'none of the runner programs is on the phone');
   const model = path.join(repoRoot, 'examples/models/kws-cnn-int8.onnx');
   const push = await adb(['-s', serial, 'push', model, '/data/local/tmp/kws.onnx']);
   assert.equal(push.code, 0, push.stderr);
-  const run = await shell(serial, 'benchfleet-onnx-runner --model /data/local/tmp/kws.onnx --iterations 20');
+  const local = writeRunnerBinary('benchfleet-onnx-runner', path.join(os.tmpdir(), `bf-runner-${process.pid}`, 'benchfleet-onnx-runner'));
+  const pushRunner = await adb(['-s', serial, 'push', local, '/data/local/tmp/benchfleet-onnx-runner']);
+  assert.equal(pushRunner.code, 0, pushRunner.stderr);
+  fs.rmSync(path.dirname(local), { recursive: true, force: true });
+  const run = await shell(serial, '/data/local/tmp/benchfleet-onnx-runner --model /data/local/tmp/kws.onnx --iterations 20');
   assert.equal(run.code, 0, run.stdout + run.stderr);
   const records = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; metric?: string; values?: number[] });
   const samples = records.find((r) => r.type === 'samples' && r.metric === 'latency_ms');

@@ -2,6 +2,7 @@
 // agent core only talks to drivers through this, so new transports plug in without touching it.
 import type { DeviceDescriptor, JobAssignment, OperatorStat, SampleSet } from '../../protocol/agent-messages.js';
 import type { JobErrorCode } from '../../protocol/errors.js';
+import type { RunnerRegistry } from '../runners/registry.js';
 
 export interface JobProgress { phase: 'fetching' | 'preparing' | 'warmup' | 'measuring' | 'collecting'; done: number; total: number }
 
@@ -17,6 +18,8 @@ export interface JobContext {
   /** Timings the driver measured (e.g. agent_overhead_ms), added to the job's environment. */
   timings: Record<string, number>;
   log(msg: string, extra?: Record<string, unknown>): void;
+  /** Where runner processes started on this host are recorded, so a later agent can reap leftovers. */
+  runners?: RunnerRegistry | undefined;
 }
 
 export interface JobOutput {

@@ -148,7 +148,13 @@ export function registerServeCommands(program: Command): void {
       if (config.linux !== false) config.linux = { ...config.linux, ...(opts.name ? { name: opts.name } : {}), ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) };
       if (opts.adb && !config.adb) config.adb = adbConfigSchema.parse({});
       const log = jsonLog('agent');
-      const agent = new Agent({ server, token, dataDir: path.resolve(opts.data), drivers: createDrivers(config, log), log });
+      let drivers: Driver[];
+      try {
+        drivers = createDrivers(config, log);
+      } catch (err) {
+        throw new CliError(EXIT.usage, (err as Error).message); // e.g. a malformed ADB_SERVER_SOCKET
+      }
+      const agent = new Agent({ server, token, dataDir: path.resolve(opts.data), drivers, log });
       agent.on('connected', (id: string) => process.stdout.write(`agent ${id} connected to ${opts.server}\n`));
       agent.on('fatal', async (err: Error) => {
         process.stderr.write(`benchfleet agent: ${err.message}\n`);

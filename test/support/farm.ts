@@ -23,7 +23,7 @@ export interface Farm {
   agentToken: string | null;
   cli(args: string[], env?: Record<string, string>): Promise<CliResult>;
   api<T = unknown>(method: string, route: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
-  startAgent(opts?: { name?: string; sysfsRoot?: string; config?: string }): Promise<ChildProcess>;
+  startAgent(opts?: { name?: string; sysfsRoot?: string; config?: string; env?: Record<string, string> }): Promise<ChildProcess>;
   stopAgent(signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
@@ -83,7 +83,7 @@ export async function startFarm(opts: { agent?: boolean; policy?: Partial<QueueP
       const args = [cliBin, 'agent', '--server', server.url, '--token', farm.agentToken, '--data', path.join(dataDir, 'agent'), '--name', 'testbox'];
       if (agentOpts.sysfsRoot) args.push('--sysfs-root', agentOpts.sysfsRoot);
       if (agentOpts.config) args.push('--config', agentOpts.config);
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(agentOpts.env ? { env: { ...process.env, ...agentOpts.env } } : {}) });
       const agentLog = fs.createWriteStream(path.join(dataDir, 'agent.log'), { flags: 'a' });
       child.stdout?.pipe(agentLog);
       child.stderr?.pipe(agentLog);

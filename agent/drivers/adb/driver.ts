@@ -10,7 +10,7 @@ import adbkit from '@devicefarmer/adbkit';
 import type { DeviceDescriptor, SampleSet } from '../../../protocol/agent-messages.js';
 import { expandCommand, RunnerWatcher } from '../../runners/command.js';
 import { JobFailure, type Driver, type JobContext, type JobOutput } from '../driver.js';
-import type { AdbConfig, RunnerProfile } from './config.js';
+import { adbServerAddress, DEFAULT_PROGRAMS, type AdbConfig, type RunnerProfile } from './config.js';
 import { describePhone } from './describe.js';
 import { Phone, shq, type AdbClient } from './phone.js';
 import { BATTERY_COMMAND, energyPerInferenceMj, parseBattery, PowerSampler, readThermal, type BatteryInfo, type ThermalState } from './power.js';
@@ -28,7 +28,9 @@ export class AdbDriver implements Driver {
   private lastStates = new Map<string, string>();
 
   constructor(private readonly config: AdbConfig, private readonly log: (msg: string, extra?: Record<string, unknown>) => void = () => {}) {
-    this.client = adbkit.Adb.createClient({ host: config.host, port: config.port });
+    const server = adbServerAddress(config);
+    this.client = adbkit.Adb.createClient({ host: server.host, port: server.port });
+    this.log('adb server', { host: server.host, port: server.port, from: server.source });
   }
 
   onChange(listener: () => void): void {
@@ -130,6 +132,9 @@ export class AdbDriver implements Driver {
     const profile = this.config.runners[ctx.job.runtime as keyof AdbConfig['runners']];
     if (!profile) throw new JobFailure('unsupported_runtime', `no ${ctx.job.runtime} runner is configured for phones (configured: ${Object.keys(this.config.runners).join(', ') || 'none'})`);
 
+    // A phone without the runner program would fail every job with "sh: …: not found": say which key to set.
+    const program = await this.checkRunner(phone, ctx.job.runtime, profile);
+
     const mark = (name: string) => { if (ctx.receivedAt !== undefined) ctx.timings[`t_${name}_ms`] = Math.round(performance.now() - ctx.receivedAt); };
     mark('checked');
     const before = await this.cooldown(phone, ctx);
@@ -137,7 +142,7 @@ export class AdbDriver implements Driver {
     const root = this.config.remoteRoot;
     const dir = `${root}/jobs/${ctx.job.job_id}-${ctx.job.attempt}`;
     const model = await this.pushCached(phone, ctx.modelPath, ctx.job.model.sha256, 'models', ctx);
-    const runner = profile.binary ? await this.pushCached(phone, profile.binary, await binaryHash(profile.binary), 'bin', ctx) : null;
+    const runner = profile.binary ? await this.pushCached(phone, profile.binary, await binaryHash(profile.binary), 'bin', ctx) : program;
     mark('pushed');
     // One round trip: the job folder, the input overrides (when small) and the battery's state.
     const inputsJson = JSON.stringify(ctx.job.settings.inputs);
@@ -150,6 +155,30 @@ export class AdbDriver implements Driver {
     } finally {
       await phone.exec(`rm -rf ${shq(dir)}`).catch(() => {});
     }
+  }
+
+  /**
+   * Checks that the runner program exists before anything is pushed: the configured `binary` on
+   * this host, or else the command's program on the phone (`{runner}` without a binary is the
+   * parser's usual tool name, looked up on the phone's PATH). Returns what {runner} stands for
+   * when no binary is pushed. Fails with runner_not_found and a one-line message naming the key.
+   */
+  private async checkRunner(phone: Phone, runtime: string, profile: RunnerProfile): Promise<string | null> {
+    const key = `adb.runners.${runtime}.binary`;
+    if (profile.binary) {
+      if (!fs.existsSync(profile.binary)) throw new JobFailure('runner_not_found', `the ${runtime} runner binary ${profile.binary} (${key}) does not exist on this agent's host`);
+      return null;
+    }
+    const fallback = DEFAULT_PROGRAMS[profile.parser];
+    const first = /^\s*(\S+)/.exec(profile.command)?.[1] ?? '';
+    const usesRunner = profile.command.includes('{runner}');
+    const program = usesRunner ? fallback : first.includes('{') ? null : first;
+    const tool = fallback ?? `a ${profile.parser} runner`;
+    const hint = `set ${key} in the agent config to an Android build of ${tool} on this host (pushed by the agent, named {runner} in the command; see docs/agent.md, "Runners on phones")`;
+    if (!program) throw new JobFailure('runner_not_found', `no ${runtime} runner binary is configured for phones: ${hint}`);
+    const found = await phone.exec(`command -v ${shq(program)} >/dev/null 2>&1`);
+    if (found.exitCode !== 0) throw new JobFailure('runner_not_found', `${phone.serial} has no ${program} (the ${runtime} runner): ${hint}`);
+    return usesRunner ? program : null;
   }
 
   /** Waits until the hottest thermal zone is below the threshold, or fails with device_too_hot. */

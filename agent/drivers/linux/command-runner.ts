@@ -10,6 +10,12 @@ import { expandCommand, RunnerWatcher } from '../../runners/command.js';
 import type { ParsedRun } from '../../runners/parsers/index.js';
 import { JobFailure, type JobContext } from '../driver.js';
 
+/**
+ * Runs `$1` with stdin from /dev/null, beside a watcher holding the agent's stdin pipe (fd 3, as an
+ * asynchronous list's own stdin is /dev/null): at end of file it kills the process group (`kill 0`).
+ */
+const GROUP_WATCHER = 'exec 3<&0; ( cat <&3 >/dev/null 2>&1; kill -KILL 0 ) >/dev/null 2>&1 </dev/null & exec 3<&-; exec /bin/sh -c "$1" </dev/null';
+
 export async function runLocalCommand(
   ctx: JobContext, profile: RunnerProfile, onWindow?: (edge: 'start' | 'end', iterations: number) => void,
 ): Promise<ParsedRun> {
@@ -27,7 +33,14 @@ export async function runLocalCommand(
     }
     const command = expandCommand(profile.command, ctx.job.settings, { model: ctx.modelPath, dir, runner: profile.binary ?? null, inputs, reference });
     const watcher = new RunnerWatcher(ctx.progress, onWindow);
-    const child = spawn('/bin/sh', ['-c', command], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tracked = ctx.runners?.prepare();
+    // Its own process group, with a watcher in it that kills the whole group when the agent's end
+    // of the stdin pipe closes — the agent died — so no runner outlives its agent.
+    const child = spawn('/bin/sh', ['-c', GROUP_WATCHER, 'benchfleet-runner', command], {
+      cwd: dir, detached: true, stdio: ['pipe', 'pipe', 'pipe'], ...(tracked ? { env: tracked.env } : {}),
+    });
+    if (tracked && child.pid !== undefined) ctx.runners!.started(tracked.marker, child.pid, { kind: 'command', jobId: ctx.job.job_id, attempt: ctx.job.attempt });
+    child.stdin.on('error', () => {}); // the group may be gone before the agent lets go of the pipe
     let pending = '';
     const onData = (d: Buffer) => {
       pending += d.toString('utf8');
@@ -45,6 +58,8 @@ export async function runLocalCommand(
     });
     ctx.signal.removeEventListener('abort', kill);
     kill(); // nothing the runner started may outlive the job
+    child.stdin.destroy();
+    if (tracked) ctx.runners!.finished(tracked.marker);
     if (pending) watcher.line(pending.replace(/\r$/, ''));
     if (ctx.signal.aborted) throw new JobFailure(ctx.signal.reason === 'timeout' ? 'timed_out' : 'canceled', String(ctx.signal.reason));
     return watcher.finish(profile.parser, exitCode);

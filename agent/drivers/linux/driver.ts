@@ -112,7 +112,10 @@ interface WorkerResult {
 /** Runs the worker process for one job; kills it on abort. */
 function runWorker(ctx: JobContext, hooks: { onWindow(edge: 'start' | 'end', iterations: number): void }): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+    const tracked = ctx.runners?.prepare();
+    // Its own process group (killed whole on abort) and a marker the next agent start can find it by.
+    const child: ChildProcess = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced', detached: true, ...(tracked ? { env: tracked.env } : {}) });
+    if (tracked && child.pid !== undefined) ctx.runners!.started(tracked.marker, child.pid, { kind: 'onnx-worker', jobId: ctx.job.job_id, attempt: ctx.job.attempt });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
     let loaded: WorkerResult['loaded'] | null = null;
@@ -120,7 +123,7 @@ function runWorker(ctx: JobContext, hooks: { onWindow(edge: 'start' | 'end', ite
     let failure: JobFailure | null = null;
     const onAbort = () => {
       failure ??= new JobFailure(ctx.signal.reason === 'timeout' ? 'timed_out' : 'canceled', String(ctx.signal.reason ?? 'aborted'));
-      child.kill('SIGKILL');
+      killGroup(child);
     };
     if (ctx.signal.aborted) onAbort();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -136,6 +139,7 @@ function runWorker(ctx: JobContext, hooks: { onWindow(edge: 'start' | 'end', ite
     child.on('error', (err) => { failure ??= new JobFailure('runner_crashed', `worker could not start: ${err.message}`); });
     child.on('exit', (code, sig) => {
       ctx.signal.removeEventListener('abort', onAbort);
+      if (tracked) ctx.runners!.finished(tracked.marker);
       if (failure) return reject(failure);
       if (loaded && done) return resolve({ loaded, done });
       const tail = stderr.trim().split('\n').slice(-3).join(' | ');
@@ -144,4 +148,13 @@ function runWorker(ctx: JobContext, hooks: { onWindow(edge: 'start' | 'end', ite
     const start: WorkerStart = { type: 'start', modelPath: ctx.modelPath, settings: ctx.job.settings, reference: ctx.job.reference?.set };
     child.send(start);
   });
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL'); // the group is gone already, or was never created
+  }
 }

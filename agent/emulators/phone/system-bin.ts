@@ -1,10 +1,9 @@
 // Programs installed into the emulated phone's /system/bin (first on the shell's PATH):
-// `getprop` with the phone's properties, `pgrep`/`pkill` limited to the phone's own processes,
-// `sh`, and `benchfleet-onnx-runner`, which really runs benchfleet's ONNX JSON-lines runner
-// with this Node.js. Everything else comes from the host's PATH.
+// `getprop` with the phone's properties, `pgrep`/`pkill` limited to the phone's own processes and
+// `sh`. Everything else comes from the host's PATH. No benchmark runner is preinstalled: like on
+// a real phone, runners are pushed (the emulated ones are in tools/).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /** Quotes a string for /bin/sh. */
 export function shQuote(text: string): string {
@@ -13,11 +12,6 @@ export function shQuote(text: string): string {
 
 /** The environment variable that marks a process as running on this phone (inherited by children). */
 export const PHONE_MARKER = 'BENCHFLEET_PHONE';
-
-/** The repository root, from this file's place in dist/agent/emulators/phone/. */
-export function repoRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-}
 
 function findOnPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
@@ -103,19 +97,6 @@ exit $status
 `;
 }
 
-function runnerScript(): string {
-  const runner = path.join(repoRoot(), 'dist/agent/runners/onnx/jsonl-runner.js');
-  return `#!/bin/sh
-# benchfleet's ONNX runner (JSON lines on stdout), run by the host's Node.js.
-runner=${shQuote(runner)}
-if [ ! -f "$runner" ]; then
-  echo '{"type":"error","code":"runner_failed","message":"benchfleet-onnx-runner: the runner is not built (npm run build)"}'
-  exit 127
-fi
-exec ${shQuote(process.execPath)} "$runner" "$@"
-`;
-}
-
 export function installSystemBin(binDir: string, props: Record<string, string>, phoneId: string): void {
   fs.mkdirSync(binDir, { recursive: true });
   writeScript(binDir, 'getprop', getpropScript(props));
@@ -124,7 +105,9 @@ export function installSystemBin(binDir: string, props: Record<string, string>, 
     writeScript(binDir, 'pgrep', procScript(pgrep, phoneId));
     writeScript(binDir, 'pkill', procScript(pgrep, phoneId));
   }
-  writeScript(binDir, 'benchfleet-onnx-runner', runnerScript());
+  // No runner is preinstalled, as on a real phone: runners are pushed (see tools/install.ts). A
+  // phone folder from an older benchfleet may still hold one.
+  fs.rmSync(path.join(binDir, 'benchfleet-onnx-runner'), { force: true });
   const sh = path.join(binDir, 'sh');
   fs.rmSync(sh, { force: true });
   fs.symlinkSync('/bin/sh', sh);

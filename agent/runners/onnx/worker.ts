@@ -130,6 +130,9 @@ async function run(start: WorkerStart): Promise<void> {
 }
 
 if (process.send) {
+  // The agent is gone (killed, crashed): a worker left running would burn the CPU under the
+  // retried attempt's timing. The IPC channel closes when the parent dies, however it dies.
+  process.once('disconnect', () => process.exit(70));
   process.once('message', (msg: WorkerStart) => {
     run(msg).then(
       () => process.exit(0),
