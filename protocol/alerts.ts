@@ -37,14 +37,14 @@ export const alertActionSchema = z.strictObject({ note: z.string().max(2000).opt
 export const durationSchema = z.string().regex(/^\d+(\.\d+)?(m|h|d)$/, 'a duration like 30m, 12h or 7d');
 export function durationMs(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(m|h|d)$/.exec(text);
-  if (!m) throw new Error(`not a duration: ${text}`);
+  if (!m) return Number.NaN; // never throws: zod runs refinements even after the regex failed
   const unit = m[2] === 'm' ? 60_000 : m[2] === 'h' ? 3_600_000 : 86_400_000;
   return Math.round(Number(m[1]) * unit);
 }
 
 export const muteSchema = z.strictObject({
   metric: z.union([metricName, z.literal('*')]).default('*'),
-  for: durationSchema.refine((d) => durationMs(d) <= 365 * 86_400_000, 'at most 365 days'),
+  for: durationSchema.refine((d) => !(durationMs(d) > 365 * 86_400_000), 'at most 365 days'),
   reason: z.string().max(500).optional(),
 });
 

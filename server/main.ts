@@ -43,10 +43,21 @@ export function jsonLog(component: string): Log {
   return (msg, extra) => process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), component, msg, ...extra })}\n`);
 }
 
+/** Log lines carry bounded values: a string over 2 KiB (a request value, a stack) is cut, with its length noted. */
+export function boundedLog(log: Log, max = 2048): Log {
+  const cut = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.length > max ? `${v.slice(0, max)}… (${v.length} characters)` : v;
+    if (typeof v !== 'object' || v === null) return v;
+    const text = JSON.stringify(v) ?? '';
+    return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : v;
+  };
+  return (msg, extra) => log(String(cut(msg)), extra && Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, cut(v)])));
+}
+
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const { policy: policyOverrides, webhooks: webhookOverrides, log: logOption, now: nowOption, ...configOverrides } = opts;
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...configOverrides };
-  const log = logOption ?? jsonLog('server');
+  const log = boundedLog(logOption ?? jsonLog('server'));
   const db = openDatabase(path.join(config.dataDir, 'benchfleet.db'));
   const models = new ModelStore(db, path.join(config.dataDir, 'models'));
   const policy: QueuePolicy = { ...DEFAULT_POLICY, ...policyOverrides };

@@ -150,3 +150,28 @@ test('lists are paginated', async () => {
   assert.equal(all.length, count('models'));
   assert.equal(new Set(all).size, all.length, 'no model twice');
 });
+
+test('a mute with a malformed duration is a 400, never a 500; a huge value does not flood the log', async () => {
+  const logFile = path.join(farm.dataDir, 'server.log');
+  const size = () => (fs.existsSync(logFile) ? fs.statSync(logFile).size : 0);
+  const key = '0123456789abcdef0123456789abcdef';
+  const start = size();
+  for (const body of [{ metric: '*', for: '*' }, { metric: '*', for: '' }, { metric: '*', for: '12x' }, { metric: '*', for: '400d' }]) {
+    assertError(await farm.api('POST', `/series/${key}/mute`, body), 400, 'validation_failed');
+  }
+  const big = await farm.api('POST', `/series/${key}/mute`, { metric: '*', for: 'x'.repeat(5 * 1024 * 1024) });
+  assert.equal(big.status, 400, JSON.stringify(big.body).slice(0, 300));
+  assert.ok(JSON.stringify(big.body).length < 4096, 'the error does not echo the value');
+  assert.ok(size() - start < 16 * 1024, `the log grew by ${size() - start} bytes`);
+});
+
+test('log lines carry bounded values', async () => {
+  const { boundedLog } = await import('../server/main.js');
+  const lines: { msg: string; extra?: Record<string, unknown> }[] = [];
+  const log = boundedLog((msg, extra) => { lines.push({ msg, extra }); });
+  log('request failed', { error: 'e'.repeat(5 * 1024 * 1024), job: 'job_1', n: 3, body: { value: 'v'.repeat(10_000) }, small: { a: 1 } });
+  const extra = lines[0]!.extra!;
+  assert.ok(String(extra.error).length < 2200 && String(extra.error).endsWith(`(${5 * 1024 * 1024} characters)`));
+  assert.ok(String(extra.body).length < 2200);
+  assert.deepEqual([extra.job, extra.n, extra.small], ['job_1', 3, { a: 1 }], 'small values pass unchanged');
+});
