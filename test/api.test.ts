@@ -159,9 +159,10 @@ test('a mute with a malformed duration is a 400, never a 500; a huge value does 
   for (const body of [{ metric: '*', for: '*' }, { metric: '*', for: '' }, { metric: '*', for: '12x' }, { metric: '*', for: '400d' }]) {
     assertError(await farm.api('POST', `/series/${key}/mute`, body), 400, 'validation_failed');
   }
-  const big = await farm.api('POST', `/series/${key}/mute`, { metric: '*', for: 'x'.repeat(5 * 1024 * 1024) });
+  const big = await farm.api('POST', `/series/${key}/mute`, { metric: '*', for: 'x'.repeat(200 * 1024) });
   assert.equal(big.status, 400, JSON.stringify(big.body).slice(0, 300));
   assert.ok(JSON.stringify(big.body).length < 4096, 'the error does not echo the value');
+  assertError(await farm.api('POST', `/series/${key}/mute`, { metric: '*', for: 'x'.repeat(5 * 1024 * 1024) }), 413, 'payload_too_large');
   assert.ok(size() - start < 16 * 1024, `the log grew by ${size() - start} bytes`);
 });
 
@@ -174,4 +175,28 @@ test('log lines carry bounded values', async () => {
   assert.ok(String(extra.error).length < 2200 && String(extra.error).endsWith(`(${5 * 1024 * 1024} characters)`));
   assert.ok(String(extra.body).length < 2200);
   assert.deepEqual([extra.job, extra.n, extra.small], ['job_1', 3, { a: 1 }], 'small values pass unchanged');
+});
+
+test('the token is checked before the body is read; each route has its own body limit', async () => {
+  // An anonymous request announcing a 31 MiB JSON body gets its 401 without the server waiting for the body.
+  const answered = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const url = new URL(`${farm.url}/api/v1/runs`);
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(31 * 1024 * 1024) } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', (err) => { if (!(err as NodeJS.ErrnoException).code?.startsWith('EPIPE') && (err as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(err); });
+    req.write(`{"model":"${'a'.repeat(1024)}`); // 1 KiB of the announced 31 MiB, never finished
+    setTimeout(() => { req.destroy(); reject(new Error('no answer within 5 s: the server waited for the body before checking the token')); }, 5000).unref();
+  });
+  assert.equal(answered.status, 401);
+  assert.equal((JSON.parse(answered.body) as { error: { code: string } }).error.code, 'unauthorized');
+  // A route that takes a few fields refuses a 1 MiB body; the run route (input tensors) takes it.
+  const big = { name: 'w', url: `http://example.invalid/${'p'.repeat(1024 * 1024)}` };
+  assertError(await farm.api('POST', '/webhooks', big), 413, 'payload_too_large');
+  const run = await farm.api('POST', '/runs', { model: 'nope:nope', devices: '*', note: 'x'.repeat(1024 * 1024) });
+  assert.notEqual(run.status, 413, 'the run route accepts large bodies (it is refused for its content)');
+  assert.equal(run.status, 400);
 });

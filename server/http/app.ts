@@ -6,7 +6,7 @@ import { API_PREFIX } from '../../protocol/api.js';
 import { BenchfleetError } from '../../protocol/errors.js';
 import type { ServerContext } from '../context.js';
 import { chartJsFile, dashboardBuildDir, dashboardProtocolDir, dashboardStaticDir } from '../paths.js';
-import { errorHandler } from './middleware.js';
+import { authenticateFirst, errorHandler } from './middleware.js';
 import { farmRoutes } from './routes/farm.js';
 import { modelRoutes } from './routes/models.js';
 import { runRoutes } from './routes/runs.js';
@@ -17,14 +17,23 @@ import type { Log } from '../agents/session.js';
 
 export const VERSION = '0.1.0';
 
+/** Bodies of most routes are a few fields: 256 KiB is plenty. */
+export const SMALL_JSON_BYTES = 256 * 1024;
+/** Routes whose bodies carry tensors (run input data, a family's reference set) get the configured limit. */
+export const LARGE_BODY_ROUTES: [string, RegExp][] = [['POST', /^\/runs$/], ['PUT', /^\/families\/[^/]+\/reference$/]];
+
 export function createApp(ctx: ServerContext, log: Log): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
   const api = express.Router();
-  api.use(express.json({ limit: ctx.config.maxJsonBytes, strict: true }));
   api.get('/health', (_req, res) => res.json({ ok: true, version: VERSION }));
+  // The token is checked before any body is read; then each route's body has its own size limit.
+  api.use(authenticateFirst(ctx, () => false));
+  const small = express.json({ limit: SMALL_JSON_BYTES, strict: true });
+  const large = express.json({ limit: ctx.config.maxJsonBytes, strict: true });
+  api.use((req, res, next) => (LARGE_BODY_ROUTES.some(([method, re]) => req.method === method && re.test(req.path)) ? large : small)(req, res, next));
   api.use(farmRoutes(ctx));
   api.use(modelRoutes(ctx));
   api.use(runRoutes(ctx));

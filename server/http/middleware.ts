@@ -16,12 +16,38 @@ export function principalOf(res: Response): Principal {
   return res.locals.principal as Principal;
 }
 
+/** The request's principal, authenticated once (before any body is read) and kept in `res.locals`. */
+function principalFor(ctx: ServerContext, req: Request, res: Response): Principal | BenchfleetError {
+  if (res.locals.principal) return res.locals.principal as Principal;
+  const secret = bearerToken(req.headers.authorization);
+  if (!secret) return new BenchfleetError('unauthorized', 'missing bearer token: send `Authorization: Bearer <token>`');
+  const principal = authenticate(ctx.db, secret, ctx.now());
+  if (!principal) return new BenchfleetError('unauthorized', 'unknown or revoked token');
+  res.locals.principal = principal;
+  return principal;
+}
+
+/**
+ * Authenticates every API request before its body is read, so that an anonymous client cannot
+ * make the server parse a large body (the route still checks the token's role).
+ */
+export function authenticateFirst(ctx: ServerContext, open: (req: Request) => boolean): RequestHandler {
+  return (req, res, next) => {
+    if (open(req)) return next();
+    const p = principalFor(ctx, req, res);
+    if (p instanceof BenchfleetError) {
+      // The body is not read: close the connection after answering, so a large upload stops at once.
+      res.setHeader('connection', 'close');
+      return next(p);
+    }
+    next();
+  };
+}
+
 export function requirePermission(ctx: ServerContext, permission: Permission): RequestHandler {
   return (req, res, next) => {
-    const secret = bearerToken(req.headers.authorization);
-    if (!secret) return next(new BenchfleetError('unauthorized', 'missing bearer token: send `Authorization: Bearer <token>`'));
-    const principal = authenticate(ctx.db, secret, ctx.now());
-    if (!principal) return next(new BenchfleetError('unauthorized', 'unknown or revoked token'));
+    const principal = principalFor(ctx, req, res);
+    if (principal instanceof BenchfleetError) return next(principal);
     if (!allows(principal.role, permission)) {
       return next(new BenchfleetError('forbidden', `a ${principal.role} token may not ${permission === 'admin' ? 'use admin routes' : `do ${permission}`}`));
     }
