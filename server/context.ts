@@ -28,6 +28,8 @@ export interface ServerContext {
   publish(event: LiveEvent): void;
   /** Asks the dispatcher to look for claimable jobs soon. */
   kick(): void;
+  /** A token or an agent was revoked: sockets opened with it are closed at once. */
+  revoked(what: { tokenId?: string; agentId?: string }): void;
   /** Tells the agent holding a job to stop it. */
   cancelOnAgent(agentId: string, jobId: string, attempt: number, reason: string): void;
   /** The webhook outbox worker: look for due deliveries now; send a test delivery. */

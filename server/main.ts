@@ -75,6 +75,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       if (kickTimer) return;
       kickTimer = setTimeout(() => { kickTimer = null; if (hub) dispatch(ctx, hub.sessions, log); }, 5);
     },
+    revoked: (what) => hub?.revoke(what),
     cancelOnAgent: (agentId, jobId, attempt, reason) => {
       hub?.sessions.get(agentId)?.send({ type: 'job.cancel', job_id: jobId, attempt, reason });
     },

@@ -15,6 +15,9 @@ const MAX_AGENT_MESSAGE_BYTES = 64 * 1024 * 1024;
 export class SocketHub {
   readonly sessions = new Map<string, AgentSession>();
   private readonly live = new Set<WebSocket>();
+  /** The token each socket was opened with, so that revoking it closes the socket at once. */
+  private readonly liveToken = new Map<WebSocket, string>();
+  private readonly agentToken = new Map<string, string>();
   private readonly agentWss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_MESSAGE_BYTES });
   private readonly liveWss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   /** Set when the server shuts down: late socket events must not touch the closed database. */
@@ -44,14 +47,19 @@ export class SocketHub {
       if (!allows(principal.role, 'read')) return this.reject(socket, 403, 'forbidden', 'live updates need a read token');
       this.liveWss.handleUpgrade(req, socket, head, (ws) => {
         this.live.add(ws);
-        ws.on('close', () => this.live.delete(ws));
-        ws.on('error', () => this.live.delete(ws));
+        this.liveToken.set(ws, principal.tokenId);
+        const forget = () => { this.live.delete(ws); this.liveToken.delete(ws); };
+        ws.on('close', forget);
+        ws.on('error', forget);
       });
       return;
     }
     if (principal.role !== 'agent' || !principal.agentId) return this.reject(socket, 403, 'forbidden', 'the agent socket needs an agent token');
     const agentId = principal.agentId;
-    this.agentWss.handleUpgrade(req, socket, head, (ws) => this.acceptAgent(agentId, ws));
+    this.agentWss.handleUpgrade(req, socket, head, (ws) => {
+      this.agentToken.set(agentId, principal.tokenId);
+      this.acceptAgent(agentId, ws);
+    });
   }
 
   private acceptAgent(agentId: string, ws: WebSocket): void {
@@ -60,7 +68,8 @@ export class SocketHub {
     const session = new AgentSession(agentId, ws, this.ctx, this.log);
     this.sessions.set(agentId, session);
     ws.on('message', (data) => {
-      if (this.closed) return;
+      // A session that was replaced or revoked is heard no more (its close handshake may still be running).
+      if (this.closed || this.sessions.get(agentId) !== session) return;
       try {
         session.handleRaw(data.toString());
       } catch (err) {
@@ -84,6 +93,21 @@ export class SocketHub {
   publish(event: LiveEvent): void {
     const text = JSON.stringify(event);
     for (const ws of this.live) if (ws.readyState === ws.OPEN) ws.send(text);
+  }
+
+  /** Closes the sockets opened with a revoked token, or of a revoked agent: revocation takes effect at once. */
+  revoke(what: { tokenId?: string; agentId?: string }): void {
+    for (const [ws, tokenId] of this.liveToken) if (tokenId === what.tokenId) ws.close(4401, 'token revoked');
+    for (const [agentId, session] of this.sessions) {
+      if (agentId === what.agentId || (what.tokenId !== undefined && this.agentToken.get(agentId) === what.tokenId)) {
+        this.log('agent socket closed: revoked', { agent: agentId });
+        // Unlisted at once, so the dispatcher assigns it nothing more while the close handshake runs.
+        this.sessions.delete(agentId);
+        session.close(4403, 'token revoked');
+        markAgentOffline(this.ctx.db, agentId, this.ctx.now());
+        this.ctx.publish({ type: 'agent.changed', agent_id: agentId });
+      }
+    }
   }
 
   closeAgent(agentId: string, code: number, reason: string): void {

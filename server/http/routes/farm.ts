@@ -68,6 +68,7 @@ export function farmRoutes(ctx: ServerContext): Router {
     const agent = getAgent(ctx.db, id);
     if (!agent) throw new BenchfleetError('not_found', `no agent ${id}`);
     revokeAgent(ctx.db, agent.id, ctx.now());
+    ctx.revoked({ agentId: agent.id });
     ctx.publish({ type: 'agent.changed', agent_id: agent.id });
     res.json(getAgent(ctx.db, agent.id));
   });
@@ -82,6 +83,7 @@ export function farmRoutes(ctx: ServerContext): Router {
   r.delete('/tokens/:id', admin, (req, res) => {
     const { id } = validate(idParamSchema, req.params, 'path');
     if (!revokeToken(ctx.db, id, ctx.now())) throw new BenchfleetError('not_found', `no active token ${id}`);
+    ctx.revoked({ tokenId: id });
     res.status(204).end();
   });
   return r;
