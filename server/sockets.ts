@@ -38,8 +38,13 @@ export class SocketHub {
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.closed) return void socket.destroy();
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const secret = bearerToken(req.headers.authorization) ?? url.searchParams.get('token');
     if (url.pathname !== '/ws/agent' && url.pathname !== '/ws/live') return this.reject(socket, 404, 'not_found', `no socket at ${url.pathname}`);
+    // Agents send their token in the Authorization header only (proxies log URLs); browsers cannot
+    // set headers, so dashboards use ?token= on /ws/live.
+    if (url.pathname === '/ws/agent' && url.searchParams.has('token')) {
+      return this.reject(socket, 401, 'unauthorized', 'send the agent token in the Authorization header, not in the URL');
+    }
+    const secret = bearerToken(req.headers.authorization) ?? (url.pathname === '/ws/live' ? url.searchParams.get('token') : null);
     if (!secret) return this.reject(socket, 401, 'unauthorized', 'missing token');
     const principal = authenticate(this.ctx.db, secret, this.ctx.now());
     if (!principal) return this.reject(socket, 401, 'unauthorized', 'unknown or revoked token');

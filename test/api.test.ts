@@ -200,3 +200,27 @@ test('the token is checked before the body is read; each route has its own body 
   assert.notEqual(run.status, 413, 'the run route accepts large bodies (it is refused for its content)');
   assert.equal(run.status, 400);
 });
+
+test('security: headers on every response, the database readable by its owner only, no agent token in socket URLs', async () => {
+  for (const url of [`${farm.url}/`, `${farm.url}/api/v1/health`, `${farm.url}/app.js`]) {
+    const res = await fetch(url);
+    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'self'.*frame-ancestors 'none'/, url);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    await res.arrayBuffer();
+  }
+  for (const f of ['benchfleet.db', 'benchfleet.db-wal']) {
+    const file = path.join(farm.dataDir, f);
+    assert.ok(fs.existsSync(file), file);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600, `${f} is 0600`);
+  }
+  const agent = await farm.api<{ token: string }>('POST', '/agents', { name: 'url-token' });
+  const status = await new Promise<number>((resolve) => {
+    const req = http.get(`${farm.url.replace(/\/$/, '')}/ws/agent?token=${agent.body.token}`, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': crypto.randomBytes(16).toString('base64') },
+    }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    req.on('upgrade', () => resolve(101));
+    req.on('error', () => resolve(-1));
+  });
+  assert.equal(status, 401, 'an agent token in the URL is refused');
+});

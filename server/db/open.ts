@@ -19,5 +19,8 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
   applyMigrations(db, opts.migrationsDir ?? migrationsDir);
+  // The database holds token hashes and webhook secrets: readable by its owner only (the WAL and
+  // shared-memory files too, which exist once the migrations wrote).
+  if (file !== ':memory:') for (const f of [file, `${file}-wal`, `${file}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
   return db;
 }
