@@ -15,6 +15,7 @@ import type { Log } from './agents/session.js';
 import type { LiveEvent } from '../protocol/api.js';
 import { DEFAULT_WEBHOOK_CONFIG, WebhookDeliverer, type WebhookConfig } from './webhooks/deliver.js';
 import { advanceAbTests } from './regression/ab.js';
+import { pruneForgottenDevices } from './farm/registry.js';
 
 export interface StartOptions extends Partial<ServerConfig> { policy?: Partial<QueuePolicy>; webhooks?: Partial<WebhookConfig>; log?: Log; now?: () => number }
 
@@ -53,6 +54,9 @@ export function boundedLog(log: Log, max = 2048): Log {
   };
   return (msg, extra) => log(String(cut(msg)), extra && Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, cut(v)])));
 }
+
+/** Devices absent this long that never ran a job are pruned. */
+export const FORGOTTEN_DEVICE_MS = 7 * 86_400_000;
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const { policy: policyOverrides, webhooks: webhookOverrides, log: logOption, now: nowOption, ...configOverrides } = opts;
@@ -103,6 +107,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   listenUrl = `http://${hostForUrl}:${port}`;
   deliverer.start();
 
+  let lastPrune = 0;
   const tick = setInterval(() => {
     try {
       for (const job of reapExpiredLeases(db, ctx.now(), policy)) {
@@ -115,6 +120,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       if (hub) dispatch(ctx, hub.sessions, log);
       // A/B rounds whose jobs ended by a lease expiry or a cancel are settled here.
       if (advanceAbTests(db, ctx.now()) > 0) deliverer.kick();
+      // Devices gone for a week that never ran a job are removed, once an hour.
+      if (ctx.now() - lastPrune > 3_600_000) {
+        lastPrune = ctx.now();
+        const pruned = pruneForgottenDevices(db, lastPrune, FORGOTTEN_DEVICE_MS);
+        if (pruned > 0) log('forgotten devices pruned', { devices: pruned });
+      }
     } catch (err) {
       log('tick failed', { error: String((err as Error).stack ?? err) });
     }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { openDatabase, type Db } from '../server/db/open.js';
 import { applyMigrations } from '../server/db/migrate.js';
 import { migrationsDir } from '../server/paths.js';
-import { createAgent, syncInventory } from '../server/farm/registry.js';
+import { createAgent, MAX_DEVICES_PER_AGENT, pruneForgottenDevices, syncInventory } from '../server/farm/registry.js';
 import {
   DEFAULT_POLICY, claimNextJob, completeJob, failJob, markJobStarted, reapExpiredLeases, renewLeases, cancelRun, type QueuePolicy,
 } from '../server/queue/jobs.js';
@@ -165,4 +165,44 @@ test('a job running past its timeout plus grace is timed out by the server', () 
   assert.equal(reaped[0]?.status, 'timed_out');
   assert.equal(reaped[0]?.lease_owner, f.agentId);
   assert.equal(jobRow(f.db, job.id).status, 'timed_out');
+});
+
+test('device names: thousands of one name stay unique and cheap; an agent has at most 1,024 devices; gone devices without jobs are pruned', () => {
+  const db = openDatabase(path.join(tempDir('names'), 'benchfleet.db'));
+  const t0 = 1_700_000_000_000;
+  const same = (agent: string, n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ serial: `${agent}-${from + i}`, name: 'pixel 7', driver: 'adb' as const, labels: {}, runtimes: ['onnxruntime'], online: true }));
+  const agents = ['a', 'b', 'c', 'd'].map((name) => createAgent(db, name, t0).agentId);
+  for (const [i, agentId] of agents.slice(0, 3).entries()) syncInventory(db, agentId, same(`s${i}`, 1000), t0);
+  // Probes of taken names per new device stay constant (the old allocation probed name-2 … name-3001: ~4.5 M probes here).
+  let probes = 0;
+  const original = db.prepare.bind(db);
+  (db as unknown as { prepare: typeof db.prepare }).prepare = ((sql: string) => {
+    const stmt = original(sql);
+    if (!/SELECT 1 FROM devices WHERE name = \?/.test(sql)) return stmt;
+    const get = stmt.get.bind(stmt);
+    (stmt as unknown as { get: typeof stmt.get }).get = ((...a: unknown[]) => { probes++; return get(...(a as [])); }) as typeof stmt.get;
+    return stmt;
+  }) as typeof db.prepare;
+  const changed = syncInventory(db, agents[3]!, same('s3', 1024), t0);
+  (db as unknown as { prepare: typeof db.prepare }).prepare = original;
+  assert.equal(changed.length, 1024);
+  assert.ok(probes <= 2 * 1024 + 10, `${probes} name probes for 1,024 new devices`);
+  const names = (db.prepare('SELECT name FROM devices').all() as { name: string }[]).map((r) => r.name);
+  assert.equal(names.length, 4024);
+  assert.equal(new Set(names).size, 4024, 'every name is unique');
+  assert.ok(names.includes('pixel-7') && names.includes('pixel-7-2') && names.includes('pixel-7-4024'));
+  // The cap: the first agent may add 24 more, not 100.
+  const over = syncInventory(db, agents[0]!, [...same('s0', 1000), ...same('s0', 100, 1000)], t0);
+  assert.equal(over.refused, 100 - (MAX_DEVICES_PER_AGENT - 1000));
+  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM devices WHERE agent_id = ?').get(agents[0]) as { n: number }).n, MAX_DEVICES_PER_AGENT);
+  // Pruning: the fourth agent's devices go absent; a week later those without jobs are removed, one with a job stays.
+  syncInventory(db, agents[3]!, [], t0 + 1000);
+  const kept = (db.prepare(`SELECT id FROM devices WHERE agent_id = ? LIMIT 1`).get(agents[3]) as { id: string }).id;
+  db.prepare(`INSERT INTO models (sha256, family, variant, format, size_bytes, created_at) VALUES (?, 'f', 'v', 'onnx', 1, ?)`).run('e'.repeat(64), t0);
+  db.prepare(`INSERT INTO runs (id, model_sha256, runtime, device_selector, settings, created_at) VALUES ('r1', ?, 'onnxruntime', '*', '{}', ?)`).run('e'.repeat(64), t0);
+  db.prepare(`INSERT INTO jobs (id, run_id, device_id, timeout_ms, created_at) VALUES ('j1', 'r1', ?, 1000, ?)`).run(kept, t0);
+  assert.equal(pruneForgottenDevices(db, t0 + 86_400_000, 7 * 86_400_000), 0, 'not before a week');
+  assert.equal(pruneForgottenDevices(db, t0 + 8 * 86_400_000, 7 * 86_400_000), 1023);
+  assert.ok(db.prepare('SELECT 1 FROM devices WHERE id = ?').get(kept), 'a device with a job keeps its history');
+  db.close();
 });

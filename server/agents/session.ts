@@ -1,10 +1,10 @@
 // One connected agent: validates each message, applies it to the queue through the guarded
 // transitions, and acknowledges results so the agent can drop them from its outbox.
 import type { WebSocket } from 'ws';
-import { agentMessageSchema, PROTOCOL_VERSION, type AgentMessage, type ServerMessage } from '../../protocol/agent-messages.js';
+import { agentMessageSchema, PROTOCOL_VERSION, type AgentMessage, type DeviceDescriptor, type ServerMessage } from '../../protocol/agent-messages.js';
 import { describeZodError } from '../../protocol/errors.js';
 import type { ServerContext } from '../context.js';
-import { markAgentOnline, syncInventory, touchAgent } from '../farm/registry.js';
+import { MAX_DEVICES_PER_AGENT, markAgentOnline, syncInventory, touchAgent } from '../farm/registry.js';
 import { completeJob, failJob, markJobStarted, recordProgress, renewLeases } from '../queue/jobs.js';
 
 export type Log = (msg: string, extra?: Record<string, unknown>) => void;
@@ -12,6 +12,16 @@ export type Log = (msg: string, extra?: Record<string, unknown>) => void;
 export class AgentSession {
   private greeted = false;
   constructor(readonly agentId: string, private readonly socket: WebSocket, private readonly ctx: ServerContext, private readonly log: Log) {}
+
+  /** Stores the agent's devices; new ones beyond the per-agent cap are refused, and the agent is told. */
+  private inventory(devices: DeviceDescriptor[], now: number): void {
+    const changed = syncInventory(this.ctx.db, this.agentId, devices, now);
+    for (const id of changed) this.ctx.publish({ type: 'device.changed', device_id: id });
+    if (changed.refused) {
+      this.log('inventory capped', { agent: this.agentId, refused: changed.refused });
+      this.send({ type: 'error', code: 'too_many_devices', message: `${changed.refused} new device(s) ignored: an agent has at most ${MAX_DEVICES_PER_AGENT} devices` });
+    }
+  }
 
   send(msg: ServerMessage): boolean {
     if (this.socket.readyState !== this.socket.OPEN) return false;
@@ -69,7 +79,7 @@ export class AgentSession {
           return;
         }
         markAgentOnline(db, this.agentId, msg.hostname, msg.agent_version, now);
-        for (const id of syncInventory(db, this.agentId, msg.devices, now)) this.ctx.publish({ type: 'device.changed', device_id: id });
+        this.inventory(msg.devices, now);
         this.releaseForgottenJobs(msg.running.map((r) => r.job_id));
         renewLeases(db, this.agentId, msg.running, now, policy);
         this.greeted = true;
@@ -80,7 +90,7 @@ export class AgentSession {
         return;
       }
       case 'inventory':
-        for (const id of syncInventory(db, this.agentId, msg.devices, now)) this.ctx.publish({ type: 'device.changed', device_id: id });
+        this.inventory(msg.devices, now);
         this.ctx.kick();
         return;
       case 'heartbeat': {

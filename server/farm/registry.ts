@@ -42,20 +42,27 @@ export function markAgentOffline(db: Db, agentId: string, now: number): void {
   })();
 }
 
+/** At most this many devices per agent: an inventory beyond it adds none of the extra ones. */
+export const MAX_DEVICES_PER_AGENT = 1024;
+
 /**
  * Makes the stored devices of an agent match its inventory: new serials become devices (the
  * name is made unique if another agent uses it), known ones are refreshed, missing ones go absent.
- * Returns the ids of devices whose row changed.
+ * New devices beyond MAX_DEVICES_PER_AGENT are refused (counted in `refused`). Returns the ids of
+ * devices whose row changed.
  */
-export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor[], now: number, ids: IdGenerator = randomId): string[] {
+export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor[], now: number, ids: IdGenerator = randomId): string[] & { refused?: number } {
   return db.transaction(() => {
     const before = db.prepare('SELECT id, serial, present, labels FROM devices WHERE agent_id = ?').all(agentId) as {
       id: string; serial: string; present: number; labels: string;
     }[];
     const bySerial = new Map(before.map((d) => [d.serial, d]));
-    const changed: string[] = [];
+    const changed: string[] & { refused?: number } = [];
     const seen = new Set<string>();
+    let count = before.length;
+    let refused = 0;
     for (const d of devices) {
+      if (seen.has(d.serial)) continue; // a serial listed twice is one device
       seen.add(d.serial);
       const known = bySerial.get(d.serial);
       const labels = JSON.stringify(d.labels);
@@ -65,6 +72,8 @@ export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor
         if (known.present !== (d.online ? 1 : 0) || known.labels !== labels) changed.push(known.id);
         continue;
       }
+      if (count >= MAX_DEVICES_PER_AGENT) { refused++; continue; }
+      count++;
       const id = ids('dev');
       db.prepare(
         `INSERT INTO devices (id, agent_id, serial, name, driver, labels, runtimes, present, last_seen_at, created_at)
@@ -78,13 +87,34 @@ export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor
         changed.push(d.id);
       }
     }
+    if (refused > 0) changed.refused = refused;
     return changed;
   })();
 }
 
+/**
+ * A free device name from a wanted one: the name itself, else name-2, name-3, … taken from a
+ * counter per base name, so that a thousand devices of one name cost a thousand steps, not a
+ * million (a suffix already taken — by an older row or a device named so — is skipped).
+ */
 function uniqueDeviceName(db: Db, wanted: string): string {
   const taken = db.prepare('SELECT 1 FROM devices WHERE name = ?');
-  const base = wanted.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'device';
+  const base = (wanted.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'device').slice(0, 100);
   if (!taken.get(base)) return base;
-  for (let i = 2; ; i++) if (!taken.get(`${base}-${i}`)) return `${base}-${i}`;
+  const next = db.prepare(`INSERT INTO device_name_counters (base, next) VALUES (?, 3) ON CONFLICT (base) DO UPDATE SET next = next + 1 RETURNING next - 1 AS n`);
+  for (;;) {
+    const n = (next.get(base) as { n: number }).n;
+    if (!taken.get(`${base}-${n}`)) return `${base}-${n}`;
+  }
+}
+
+/**
+ * Removes devices that are gone: absent for longer than `olderThanMs` and never given a job (a
+ * device with jobs keeps its history). Returns how many were removed.
+ */
+export function pruneForgottenDevices(db: Db, now: number, olderThanMs: number): number {
+  return db.prepare(
+    `DELETE FROM devices WHERE present = 0 AND last_seen_at < ? AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.device_id = devices.id)
+       AND NOT EXISTS (SELECT 1 FROM series s WHERE s.device_id = devices.id)`,
+  ).run(now - olderThanMs).changes;
 }
