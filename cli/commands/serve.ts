@@ -12,6 +12,7 @@ import { AdbDriver } from '../../agent/drivers/adb/driver.js';
 import type { Driver } from '../../agent/drivers/driver.js';
 import { startDemoPhone, type DemoPhone } from '../demo-phone.js';
 import { ApiClient, CREDENTIALS_FILE, CliError, EXIT } from '../client.js';
+import net from 'node:net';
 import os from 'node:os';
 
 interface ServeOptions { port: string; host: string; data: string; agent?: boolean; sysfsRoot?: string; demoPhone?: boolean; publicUrl?: string }
@@ -38,9 +39,36 @@ function onShutdown(fn: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
+function listenError(host: string, portNumber: number, err: NodeJS.ErrnoException): CliError {
+  const why = err.code === 'EADDRINUSE' ? 'the port is already in use (another benchfleet? pick another with --port)'
+    : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges; pick another with --port)'
+    : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' ? `${host} is not an address of this machine (check --host)`
+    : err.message;
+  return new CliError(EXIT.listen, `cannot listen on ${host}:${portNumber}: ${why}`);
+}
+
+/** Listens on the address and lets go again, so a taken port fails before anything is created. */
+async function checkListen(host: string, portNumber: number): Promise<void> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err: NodeJS.ErrnoException) => reject(listenError(host, portNumber, err)));
+    probe.listen(portNumber, host, () => probe.close(() => resolve()));
+  });
+}
+
 async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
   const dataDir = path.resolve(opts.data);
-  const server = await startServer({ port: port(opts.port), host: opts.host, dataDir, publicUrl: opts.publicUrl ?? null });
+  const portNumber = port(opts.port);
+  if (fs.existsSync(dataDir) && !fs.statSync(dataDir).isDirectory()) throw new CliError(EXIT.usage, `--data ${opts.data} is not a folder`);
+  await checkListen(opts.host, portNumber);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({ port: portNumber, host: opts.host, dataDir, publicUrl: opts.publicUrl ?? null });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw listenError(opts.host, portNumber, err as NodeJS.ErrnoException);
+    throw err;
+  }
   const credentialsFile = path.join(dataDir, CREDENTIALS_FILE);
   const out = process.stdout;
   out.write(`benchfleet server listening on ${server.url} (data in ${dataDir})\n`);
