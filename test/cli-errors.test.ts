@@ -7,10 +7,11 @@
 // already in use.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { runCli, startFarm, tempDir, type CliResult, type Farm } from './support/farm.js';
+import { repoRoot, runCli, startFarm, tempDir, type CliResult, type Farm } from './support/farm.js';
 import { attr, DataType, encodeModel, floatTensor, type NodeSpec, type TensorSpec } from '../examples/models/onnx-writer.js';
 
 let farm: Farm;
@@ -128,6 +129,13 @@ test('a run that fails inside onnxruntime names the input settings and suggests 
   assert.match(last, /^benchfleet: run run_\w+ failed: testbox: failed \(runner_failed: onnxruntime failed running the model: .*(out of bounds|out of range|indices).*\)/i);
   assert.match(last, /inputs used: x float32 \[1, 16\] random \[-1, 1\) \(seed 42\); sr int64 \[\] random 0\.\.9 \(seed 42\)/);
   assert.match(last, /--input-fill name=VALUE or --input-file name=FILE\.npy/);
+  // The JSON-lines runner (the one phones run) says the same in its error record.
+  const runner = await new Promise<string>((resolve) => {
+    execFile(process.execPath, [path.join(repoRoot, 'dist/agent/runners/onnx/jsonl-runner.js'), '--model', path.join(dir, 'vad.onnx'), '--warmup', '1', '--iterations', '3'], (_err, stdout) => resolve(stdout));
+  });
+  const record = runner.trim().split('\n').map((l) => JSON.parse(l) as { type: string; code?: string; message?: string }).find((r) => r.type === 'error');
+  assert.equal(record?.code, 'runner_failed', runner);
+  assert.match(record.message ?? '', /^onnxruntime failed running the model: .*; inputs used: x float32 \[1, 16\] random \[-1, 1\) \(seed 42\); sr int64 \[\] random 0\.\.9 \(seed 42\); .*--input-fill name=VALUE/);
   // Following the hint makes it run.
   const ok = await farm.cli(['run', 'submit', '--model', 'vad:fp32', '--device', 'testbox', '--input-fill', 'sr=16000', '--warmup', '1', '--iterations', '5', '--wait']);
   assert.equal(ok.code, 0, ok.stderr);
@@ -188,6 +196,7 @@ test('bad input across commands: one `benchfleet: … (code)` line, a documented
     ['bad port', ['up', '--port', 'http', '--data', path.join(dir, 'never')], 2],
     ['bad token', ['device', 'list', '--token', 'bfa_wrong'], 7],
     ['server down', ['device', 'list', '--server', 'http://127.0.0.1:9'], 4],
+    ['agent config missing', ['agent', '--token', 'bfg_x', '--data', path.join(dir, 'agent-never'), '--config', '/nonexistent.json'], 2],
     ['broken credentials file', ['device', 'list', '--credentials', jsonBad], 2],
   ];
   for (const [what, args, code] of cases) {
@@ -199,6 +208,7 @@ test('bad input across commands: one `benchfleet: … (code)` line, a documented
   assert.match(wrongShape.stderr, /has shape \[24, 4, 6, 10\] but model input x is \[N, 3, H, W\]: stack samples as \[count, N, 3, H, W\] or \[count, 3, H, W\] \(batch-1 samples\) \(usage\)/);
   assert.equal(await count(), before, 'nothing was created or changed');
   assert.ok(!fs.existsSync(path.join(dir, 'never')), 'no data folder for a bad port');
+  assert.ok(!fs.existsSync(path.join(dir, 'agent-never')), 'no agent data folder for a bad config');
 });
 
 test('up on a port already in use fails with one line before creating anything', { timeout: 30_000 }, async () => {

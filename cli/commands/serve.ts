@@ -23,6 +23,15 @@ function port(text: string): number {
   return n;
 }
 
+/** A JSON file benchfleet wrote earlier; a damaged one is a one-line usage error naming it. */
+function readJsonFile<T>(file: string): T {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    throw new CliError(EXIT.usage, `${file} is unreadable (${(err as Error).message}); delete it or fix it`);
+  }
+}
+
 function writePrivateJson(file: string, value: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
@@ -78,7 +87,7 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
     out.write(`\nadmin token (shown once; saved for the CLI in ${credentialsFile}):\n  ${server.firstAdminToken}\n`);
     out.write(`open the dashboard with it: ${server.url}/#token=${server.firstAdminToken}\n\n`);
   } else if (fs.existsSync(credentialsFile)) {
-    const saved = JSON.parse(fs.readFileSync(credentialsFile, 'utf8')) as { server?: string; token?: string };
+    const saved = readJsonFile<{ server?: string; token?: string }>(credentialsFile);
     if (saved.server !== server.url) writePrivateJson(credentialsFile, { ...saved, server: server.url });
     out.write(`admin token: see ${credentialsFile}\n`);
   }
@@ -88,7 +97,7 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
     const identityFile = path.join(dataDir, 'local-agent.json');
     let identity: { agent_id: string; token: string };
     if (fs.existsSync(identityFile)) {
-      identity = JSON.parse(fs.readFileSync(identityFile, 'utf8')) as typeof identity;
+      identity = readJsonFile<typeof identity>(identityFile);
     } else {
       const created = createAgent(server.db, 'local');
       identity = { agent_id: created.agentId, token: created.token };
@@ -179,7 +188,7 @@ export function registerServeCommands(program: Command): void {
       const agent = new Agent({ server, token, dataDir: path.resolve(opts.data), drivers: createDrivers(config, log), log });
       agent.on('connected', (id: string) => process.stdout.write(`agent ${id} connected to ${opts.server}\n`));
       agent.on('fatal', async (err: Error) => {
-        process.stderr.write(`benchfleet agent: ${err.message}\n`);
+        process.stderr.write(`benchfleet: agent: ${err.message.replace(/\s*\n\s*/g, ' ')} (unauthorized)\n`);
         await agent.stop();
         process.exit(EXIT.auth);
       });
