@@ -182,6 +182,8 @@ test('bad input across commands: one `benchfleet: … (code)` line, a documented
     ['no such series', ['series', 'show', '0123456789abcdef0123456789abcdef'], 6],
     ['bad series key', ['series', 'show', 'xyz'], 3],
     ['bad fraction', ['compare', '--family', 'ocr', '--budget', 'lots'], 2],
+    ['bad status', ['run', 'list', '--status', 'bogus'], 2],
+    ['sparsity without pruning', ['model', 'edit', 'ocr:fp32', '--sparsity', '50%'], 2],
     ['bad format', ['results', 'export', 'run_x', '--format', 'xml'], 2],
     ['unwritable output', ['compare', '--family', 'ocr', '-o', '/nonexistent/dir/out.txt'], 2],
     ['push missing file', ['model', 'push', '/nonexistent.onnx', '--family', 'f', '--variant', 'v'], 2],

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { CreateRunBody, JobView, Page, RunView } from '../../protocol/api.js';
-import { TERMINAL_JOB_STATUSES } from '../../protocol/domain.js';
+import { RUN_STATUSES, TERMINAL_JOB_STATUSES } from '../../protocol/domain.js';
 import { CliError, EXIT, type ApiClient } from '../client.js';
 import { collect, num, parseDuration, table } from '../format.js';
 import { buildInputSpecs } from '../inputs.js';
@@ -264,6 +264,7 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
 
   run.command('list').description('list runs, newest first').option('--limit <n>', 'how many', '20').option('--status <status>', 'only runs in this status')
     .action(env.wrap(async (io, o: { limit: string; status?: string }) => {
+      if (o.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(o.status)) throw new CliError(EXIT.usage, `--status must be one of ${RUN_STATUSES.join(', ')}, got ${o.status}`);
       const q = new URLSearchParams({ limit: o.limit, ...(o.status ? { status: o.status } : {}) });
       const page = await io.api.request<Page<RunView>>('GET', `/runs?${q.toString()}`);
       if (io.json) return io.print(page.items);

@@ -59,7 +59,7 @@ export function metadataFromFlags(o: MetadataFlags): VariantMetadata | null {
     if (!['structured', 'unstructured'].includes(o.prune)) throw new CliError(EXIT.usage, `--prune must be structured or unstructured, got ${o.prune}`);
     if (o.sparsity === undefined) throw new CliError(EXIT.usage, '--prune needs --sparsity');
     compression.pruning = { kind: o.prune as 'structured', sparsity: parseFraction(o.sparsity, 'sparsity') };
-  }
+  } else if (o.sparsity !== undefined) throw new CliError(EXIT.usage, '--sparsity needs --prune structured|unstructured');
   if (o.teacher !== undefined) compression.distillation = { teacher: o.teacher };
   if (o.lowRank !== undefined) compression.low_rank = { rank: int(o.lowRank, 'low-rank') };
   if (o.nas !== undefined) compression.nas = { search_space: o.nas };
