@@ -20,8 +20,8 @@ const F = DataType.FLOAT;
 const PRODUCER = { producerName: 'benchfleet-test', producerVersion: '1', irVersion: 8, opsetVersion: 13 };
 
 /** x [N, 3, H, W] → mean over H and W → [N, 3] × W[3, 4] → logits [N, 4]. */
-function imageModel(): Buffer {
-  const w = Array.from({ length: 12 }, (_, i) => Math.sin(i + 1));
+function imageModel(sign = 1): Buffer {
+  const w = Array.from({ length: 12 }, (_, i) => sign * Math.sin(i + 1));
   const nodes: NodeSpec[] = [
     { opType: 'ReduceMean', name: 'pool', inputs: ['x'], outputs: ['pooled'], attributes: { axes: attr.ints([2, 3]), keepdims: attr.int(0) } },
     { opType: 'MatMul', name: 'fc', inputs: ['pooled', 'w'], outputs: ['logits'] },
@@ -85,9 +85,10 @@ before(async () => {
   farm = await startFarm({ agent: true });
   dir = tempDir('cli-errors');
   fs.writeFileSync(path.join(dir, 'image.onnx'), imageModel());
+  fs.writeFileSync(path.join(dir, 'image-broken.onnx'), imageModel(-1));
   fs.writeFileSync(path.join(dir, 'vad.onnx'), vadModel());
-  for (const [file, family] of [['image.onnx', 'ocr'], ['vad.onnx', 'vad']] as const) {
-    const push = await farm.cli(['model', 'push', path.join(dir, file), '--family', family, '--variant', 'fp32']);
+  for (const [file, family, variant] of [['image.onnx', 'ocr', 'fp32'], ['image-broken.onnx', 'ocr', 'broken'], ['vad.onnx', 'vad', 'fp32']] as const) {
+    const push = await farm.cli(['model', 'push', path.join(dir, file), '--family', family, '--variant', variant]);
     assert.equal(push.code, 0, push.stderr);
   }
 });
@@ -116,6 +117,10 @@ test('family reference accepts batch-1 samples stacked as [count, 3, H, W] for a
     assert.match(row, /\s24\s+ok$/, what);
     assert.ok(out.includes(`${farm.url}/#/runs/${runId}`), `${what}: dashboard URL`);
   }
+  // A variant whose outputs point the other way (negated weights) is flagged.
+  const broken = await farm.cli(['run', 'submit', '--model', 'ocr:broken', '--device', 'testbox', '--input-shape', 'x=1x3x6x10', '--warmup', '1', '--iterations', '5', '--wait']);
+  assert.equal(broken.code, 0, broken.stderr);
+  assert.match(broken.stdout, /^testbox\s+-1\.0000\s+0\.0%\s+\S+\s+-\s+24\s+LOW: cosine -1\.0000 < 0\.99, top-1 agreement 0% < 90%$/m, broken.stdout);
   // A run of a family without a reference set says so instead of leaving fidelity out silently.
   const vad = await farm.cli(['run', 'submit', '--model', 'vad:fp32', '--device', 'testbox', '--input-fill', 'sr=16000', '--warmup', '1', '--iterations', '5', '--wait']);
   assert.equal(vad.code, 0, vad.stderr);
@@ -233,7 +238,7 @@ test('up on a port already in use fails with one line before creating anything',
 test('series keys accept unique prefixes; an ambiguous prefix lists the candidates; model show prints a table', { timeout: 60_000 }, async () => {
   const list = await farm.cli(['series', 'list', '--family', 'ocr', '--json']);
   assert.equal(list.code, 0, list.stderr);
-  const key = (JSON.parse(list.stdout) as { key: string }[])[0]!.key;
+  const key = (JSON.parse(list.stdout) as { key: string; variant: string }[]).find((x) => x.variant === 'fp32')!.key;
   const byPrefix = await farm.cli(['series', 'show', key.slice(0, 8)]);
   assert.equal(byPrefix.code, 0, byPrefix.stderr);
   assert.match(byPrefix.stdout, /^ocr:fp32 on testbox, latency_ms/);
