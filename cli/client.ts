@@ -14,13 +14,24 @@ export const EXIT = {
   waitTimeout: 5,
   notFound: 6,
   auth: 7,
+  /** `up` / `server`: the port is taken or the address cannot be listened on. */
+  listen: 8,
   /** --fail-on-regression: a job's result is a regression against its baseline. */
   regression: 10,
+  /** A bug in benchfleet (never a user's input): the one-line message says what broke. */
+  internal: 70,
 } as const;
 
+/** The error code printed after a CLI error's message, by exit code. */
+const EXIT_CODE_NAMES: Record<number, string> = {
+  1: 'run_failed', 2: 'usage', 3: 'api_error', 4: 'unreachable', 5: 'wait_timeout', 6: 'not_found', 7: 'unauthorized', 8: 'cannot_listen', 10: 'regression', 70: 'internal',
+};
+
 export class CliError extends Error {
-  constructor(readonly exitCode: number, message: string) {
+  readonly code: string;
+  constructor(readonly exitCode: number, message: string, code?: string) {
     super(message);
+    this.code = code ?? EXIT_CODE_NAMES[exitCode] ?? 'error';
   }
 }
 

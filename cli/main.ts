@@ -34,7 +34,9 @@ export function buildProgram(): Command {
     .option('--token <token>', 'API token (default: $BENCHFLEET_TOKEN or data/credentials.json)')
     .option('--credentials <file>', 'credentials file written by `benchfleet up` (default: $BENCHFLEET_DATA/credentials.json or data/credentials.json)')
     .option('--json', 'machine-readable JSON output')
-    .showHelpAfterError('(run with --help for usage)')
+    // commander's own errors (unknown option, missing argument, bad value) become one
+    // `benchfleet: … (usage)` line in main(); help asked for by a usage error goes to stdout.
+    .configureOutput({ outputError: () => undefined, writeErr: (text) => process.stdout.write(text) })
     .exitOverride();
 
   const env: CommandEnv = {
@@ -63,8 +65,30 @@ Quick start:
   benchfleet run submit --model kws-cnn:fp32 --device '*' --wait
 
 Exit codes: 0 ok, 1 run failed, 2 usage, 3 API error, 4 server unreachable, 5 wait timed out, 6 not found, 7 auth,
-10 regression (--fail-on-regression).`);
+8 cannot listen (port in use), 10 regression (--fail-on-regression), 70 internal error (a bug; BENCHFLEET_DEBUG=1 prints its stack).`);
   return program;
+}
+
+/** One line: newlines and runs of blanks inside a message (e.g. from onnxruntime) collapse to a space. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** The `benchfleet: … (code)` line of a failure and its exit code. */
+export function describeFailure(err: unknown): { line: string; exitCode: number } {
+  if (err instanceof CommanderError) {
+    const message = oneLine(err.message.replace(/^error: /, ''));
+    return { line: `benchfleet: ${message}; see --help (usage)`, exitCode: EXIT.usage };
+  }
+  if (err instanceof CliError) {
+    const message = oneLine(err.message);
+    // API errors already end with the server's code, e.g. "no run x (not_found)".
+    const coded = /\([a-z][a-z0-9_]*\)$/.test(message) ? message : `${message} (${err.code})`;
+    return { line: `benchfleet: ${coded}`, exitCode: err.exitCode };
+  }
+  const e = err as { message?: unknown; code?: unknown };
+  const message = oneLine(typeof e?.message === 'string' ? e.message : String(err));
+  return { line: `benchfleet: internal error: ${message} (internal)`, exitCode: EXIT.internal };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -73,16 +97,17 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.exitCode === 0) return EXIT.ok; // --help, --version
+    // --help and --version end through exitOverride with code 0.
+    if (err instanceof CommanderError && err.exitCode === 0) return EXIT.ok;
+    // A command group without its subcommand (e.g. `benchfleet run`) printed its help (to stdout).
+    if (err instanceof CommanderError && err.code === 'commander.help') {
+      process.stderr.write('benchfleet: missing command; the help above lists them (usage)\n');
       return EXIT.usage;
     }
-    if (err instanceof CliError) {
-      process.stderr.write(`benchfleet: ${err.message}\n`);
-      return err.exitCode;
-    }
-    process.stderr.write(`benchfleet: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
-    return 70;
+    const { line, exitCode } = describeFailure(err);
+    process.stderr.write(`${line}\n`);
+    if (process.env.BENCHFLEET_DEBUG && !(err instanceof CliError) && !(err instanceof CommanderError)) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    return exitCode;
   }
 }
 

@@ -6,8 +6,11 @@ import { paginationQuerySchema } from './api.js';
 const metricName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -');
 const seriesKeySchema = z.string().regex(/^[0-9a-f]{32}$/, 'a series key is 32 hex digits');
 
-export const seriesParamSchema = z.strictObject({ key: seriesKeySchema });
-export const seriesMetricParamSchema = z.strictObject({ key: seriesKeySchema, metric: metricName });
+/** A series key or a unique prefix of it (at least 6 hex digits), as in `series show 3fa2c1`. */
+const seriesRefSchema = z.string().regex(/^[0-9a-f]{6,32}$/, 'a series key is 32 hex digits (or a unique prefix of at least 6)');
+
+export const seriesParamSchema = z.strictObject({ key: seriesRefSchema });
+export const seriesMetricParamSchema = z.strictObject({ key: seriesRefSchema, metric: metricName });
 
 export const listSeriesQuerySchema = paginationQuerySchema.extend({
   family: z.string().max(128).optional(),

@@ -16,6 +16,17 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** A fact read from the model file as one cell: tensors as `name type [dims]`, lists joined, objects as compact JSON. */
+function describeFact(v: unknown): string {
+  if (Array.isArray(v)) return v.map(describeFact).join('; ') || '-';
+  if (v && typeof v === 'object') {
+    const t = v as { name?: unknown; elemType?: unknown; type?: unknown; dtype?: unknown; shape?: unknown };
+    if (typeof t.name === 'string' && Array.isArray(t.shape)) return `${t.name} ${String(t.elemType ?? t.type ?? t.dtype ?? '')} [${(t.shape as unknown[]).map((d) => (d === null ? '?' : String(d))).join(', ')}]`.replace(/\s+\[/, ' [');
+    return JSON.stringify(v);
+  }
+  return v === null || v === undefined ? '-' : String(v);
+}
+
 export function registerModelCommands(program: Command, env: CommandEnv): void {
   const model = program.command('model').description('upload and list models');
   metadataOptions(model.command('push <file>').description('upload a model (content-addressed by sha256; identical uploads are deduplicated)')
@@ -53,7 +64,14 @@ export function registerModelCommands(program: Command, env: CommandEnv): void {
         page.items.map((m) => [m.family, m.variant, m.format, bytes(m.size_bytes), m.sha256.slice(0, 16), describeCompression(m), m.created_at])));
     }));
   model.command('show <ref>').description('show a model by sha256 (or prefix) or family:variant, with facts read from the file')
-    .action(env.wrap(async ({ api, print }, ref: string) => {
-      print(await api.request<ModelView>('GET', `/models/${encodeURIComponent(ref)}`));
+    .action(env.wrap(async ({ api, json, print }, ref: string) => {
+      const m = await api.request<ModelView & { facts?: Record<string, unknown> }>('GET', `/models/${encodeURIComponent(ref)}`);
+      if (json) return print(m);
+      const rows: [string, string][] = [
+        ['family:variant', `${m.family}:${m.variant}`], ['sha256', m.sha256], ['format', m.format], ['size', `${bytes(m.size_bytes)} (${m.size_bytes} bytes)`],
+        ['file', m.filename ?? '-'], ['lineage / compression', describeCompression(m)], ['accuracy note', m.accuracy_note ?? '-'], ['uploaded', m.created_at],
+        ...Object.entries(m.facts ?? {}).map(([k, v]) => [k, describeFact(v)] as [string, string]),
+      ];
+      print(table(['FIELD', 'VALUE'], rows));
     }));
 }

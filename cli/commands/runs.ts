@@ -2,13 +2,14 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { CreateRunBody, JobView, Page, RunView } from '../../protocol/api.js';
-import { TERMINAL_JOB_STATUSES } from '../../protocol/domain.js';
+import { RUN_STATUSES, TERMINAL_JOB_STATUSES } from '../../protocol/domain.js';
 import { formatChange, formatInterval, signedPercent as pct } from '../../protocol/change.js';
 import { CliError, EXIT, type ApiClient } from '../client.js';
 import { collect, num, parseDuration, table } from '../format.js';
 import { buildInputSpecs } from '../inputs.js';
 import { confirmedRegressions, junitXml, markdownSummary } from '../gate-report.js';
 import type { CommandEnv, Io } from '../main.js';
+import type { FamilyView } from '../../protocol/variants.js';
 
 function intOption(name: string, text: string, min: number): number {
   const n = Number(text);
@@ -16,7 +17,34 @@ function intOption(name: string, text: string, min: number): number {
   return n;
 }
 
-export function resultsTable(run: RunView): string {
+/** The family's reference set thresholds, or null when the family has none (no fidelity then). */
+export async function familyOf(api: ApiClient, run: RunView): Promise<FamilyView | null> {
+  const r = await api.request<{ items: FamilyView[] }>('GET', '/families');
+  return r.items.find((f) => f.name === run.model.family) ?? null;
+}
+
+/**
+ * Output fidelity per job against the family's reference set: median cosine similarity, top-1
+ * agreement (share of reference samples whose argmax matches), the largest absolute error over all
+ * samples, measured top-1 accuracy when the set has labels, and the verdict against the family's
+ * thresholds (the same rule as `compare`).
+ */
+export function fidelityTable(run: RunView, family: FamilyView | null): string {
+  const jobs = (run.jobs ?? []).filter((j) => !j.ab);
+  if (jobs.length === 0) return '';
+  if (!family) return `fidelity: none — family ${run.model.family} has no reference set (benchfleet family reference ${run.model.family} --from <variant>)`;
+  // The figures and the flag are the server's (jobs[].fidelity: one rule for the API, the dashboard and here).
+  const rows = jobs.map((j) => {
+    const f = j.fidelity;
+    const flag = !f ? (j.status === 'succeeded' ? 'not measured' : null) : f.flags.length > 0 ? `LOW: ${f.flags.map((x) => x.replace(/^fidelity: /, '')).join(', ')}` : 'ok';
+    return [j.confirms_job_id ? `${j.device_name} (rerun)` : j.device_name, f?.cosine == null ? null : f.cosine.toFixed(4), f?.top1 == null ? null : `${(f.top1 * 100).toFixed(1)}%`,
+      f?.max_abs_error == null ? null : num(f.max_abs_error), f?.accuracy == null ? null : `${(f.accuracy * 100).toFixed(1)}%`, f?.samples ?? null, flag];
+  });
+  return `fidelity against ${family.name}:${family.reference_variant} (${family.samples} reference samples; flag below cosine ${family.min_cosine} or top-1 agreement ${(family.min_top1 * 100).toFixed(0)}%):\n` +
+    table(['DEVICE', 'COSINE (median)', 'TOP-1 AGREEMENT', 'MAX ABS ERROR', 'ACCURACY', 'SAMPLES', 'FIDELITY'], rows);
+}
+
+export function resultsTable(run: RunView, family?: FamilyView | null): string {
   const rows = (run.jobs ?? []).filter((j) => !j.ab).map((j) => {
     const lat = j.measurements.find((m) => m.metric === 'latency_ms');
     const mem = j.measurements.find((m) => m.metric === 'peak_rss_mib');
@@ -37,7 +65,7 @@ export function resultsTable(run: RunView): string {
     const change = reported ? `${formatChange(v)} from ${num(v.baseline_median)} to ${num(v.candidate_median)}${v.evidence ? ` — ${v.evidence}` : ''}` : '';
     return `  ${j.device_name} ${v.metric}: ${[change, v.hint].filter(Boolean).join('; ')}`;
   }));
-  return [plain, hints.length > 0 ? hints.join('\n') : '', abTable(run)].filter(Boolean).join('\n');
+  return [plain, hints.length > 0 ? hints.join('\n') : '', family === undefined ? '' : fidelityTable(run, family), abTable(run)].filter(Boolean).join('\n');
 }
 
 
@@ -76,7 +104,7 @@ export async function waitForRun(api: ApiClient, runId: string, io: Io, timeoutM
   const started = Date.now();
   let last = '';
   for (;;) {
-    const run = await api.request<RunView>('GET', `/runs/${runId}`);
+    const run = await api.request<RunView>('GET', `/runs/${encodeURIComponent(runId)}`);
     // A/B runs: the jobs not yet ended and each test's progress, not every past round.
     const jobs = (run.jobs ?? []).filter((j) => !j.ab || !TERMINAL_JOB_STATUSES.includes(j.status));
     const tests = (run.ab_tests ?? []).map((t) => `${t.device_name} A/B ${t.status} after ${t.rounds} round(s)${t.estimate === null ? '' : ` (B vs A ${pct(t.estimate)})`}`);
@@ -93,9 +121,14 @@ export async function waitForRun(api: ApiClient, runId: string, io: Io, timeoutM
 
 interface FinishOptions { failOnRegression?: boolean | undefined; summary?: string | undefined; junit?: string | undefined }
 
-function finish(run: RunView, io: Io, o: FinishOptions = {}): void {
+/** The run's page on the dashboard. */
+export function runUrl(api: ApiClient, runId: string): string {
+  return `${api.creds.server}/#/runs/${encodeURIComponent(runId)}`;
+}
+
+async function finish(run: RunView, io: Io, o: FinishOptions = {}): Promise<void> {
   if (io.json) io.print(run);
-  else io.print(`run ${run.id}: ${run.model.family}:${run.model.variant} on ${run.device_selector} — ${run.status}\n${resultsTable(run)}`);
+  else io.print(`run ${run.id}: ${run.model.family}:${run.model.variant} on ${run.device_selector} — ${run.status}\n${resultsTable(run, await familyOf(io.api, run))}\n${runUrl(io.api, run.id)}`);
   const summary = markdownSummary(run, io.api.creds.server);
   if (o.failOnRegression && !io.json) io.print(`\n${summary}`);
   const write = (file: string, text: string) => {
@@ -198,27 +231,37 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
       const created = await io.api.request<RunView>('POST', '/runs', { json: body });
       io.progress(`run ${created.id}: ${created.model.family}:${created.model.variant} → ${[...new Set(created.jobs?.map((j) => j.device_name))].join(', ')}` +
         (ab ? ` (A/B against ${o.ab}, up to ${ab.rounds} rounds per device)` : ''));
+      io.progress(`dashboard: ${runUrl(io.api, created.id)}`);
       if (!o.wait) {
         if (o.failOnRegression || o.summary || o.junit) io.progress('note: --fail-on-regression, --summary and --junit need --wait');
         return io.print(io.json ? created : created.id);
       }
-      finish(await waitForRun(io.api, created.id, io, waitTimeout), io, o);
+      await finish(await waitForRun(io.api, created.id, io, waitTimeout), io, o);
     }));
 
   run.command('wait <id>').description('wait for a run to finish and print its results').option('--wait-timeout <duration>', 'give up after', '2h')
     .option('--fail-on-regression', 'print a markdown summary; exit 10 on a confirmed regression')
     .option('--summary <file>', 'write the markdown summary to a file').option('--junit <file>', 'write JUnit XML')
-    .action(env.wrap(async (io, id: string, o: FinishOptions & { waitTimeout: string }) => finish(await waitForRun(io.api, id, io, parseDuration(o.waitTimeout)), io, o)));
+    .action(env.wrap(async (io, id: string, o: FinishOptions & { waitTimeout: string }) => {
+      let timeout: number;
+      try {
+        timeout = parseDuration(o.waitTimeout);
+      } catch (err) {
+        throw new CliError(EXIT.usage, `--wait-timeout: ${(err as Error).message}`);
+      }
+      await finish(await waitForRun(io.api, id, io, timeout), io, o);
+    }));
 
   run.command('show <id>').description('show a run, its jobs and results').action(env.wrap(async (io, id: string) => {
     const r = await io.api.request<RunView>('GET', `/runs/${encodeURIComponent(id)}`);
     if (io.json) return io.print(r);
     io.print(`run ${r.id}: ${r.model.family}:${r.model.variant} (${r.model.sha256.slice(0, 12)}) ${r.runtime} on ${r.device_selector} — ${r.status}\n` +
-      `settings: warmup ${r.settings.warmup}, iterations ${r.settings.iterations}, min duration ${r.settings.min_duration_ms} ms, threads ${r.settings.threads}\n${resultsTable(r)}`);
+      `settings: warmup ${r.settings.warmup}, iterations ${r.settings.iterations}, min duration ${r.settings.min_duration_ms} ms, threads ${r.settings.threads}\n${resultsTable(r, await familyOf(io.api, r))}\n${runUrl(io.api, r.id)}`);
   }));
 
   run.command('list').description('list runs, newest first').option('--limit <n>', 'how many', '20').option('--status <status>', 'only runs in this status')
     .action(env.wrap(async (io, o: { limit: string; status?: string }) => {
+      if (o.status !== undefined && !(RUN_STATUSES as readonly string[]).includes(o.status)) throw new CliError(EXIT.usage, `--status must be one of ${RUN_STATUSES.join(', ')}, got ${o.status}`);
       const q = new URLSearchParams({ limit: o.limit, ...(o.status ? { status: o.status } : {}) });
       const page = await io.api.request<Page<RunView>>('GET', `/runs?${q.toString()}`);
       if (io.json) return io.print(page.items);
@@ -240,7 +283,11 @@ export function registerRunCommands(program: Command, env: CommandEnv): void {
       if (o.format !== 'csv' && o.format !== 'json') throw new CliError(EXIT.usage, '--format must be csv or json');
       const text = await io.api.request<string>('GET', `/runs/${encodeURIComponent(id)}/results?format=${o.format}`, { raw: true });
       if (o.output) {
-        fs.writeFileSync(o.output, text);
+        try {
+          fs.writeFileSync(o.output, text);
+        } catch (err) {
+          throw new CliError(EXIT.usage, `cannot write ${o.output}: ${(err as Error).message}`);
+        }
         io.progress(`wrote ${o.output}`);
       } else io.print(text.trimEnd());
     }));

@@ -12,6 +12,7 @@ import { AdbDriver } from '../../agent/drivers/adb/driver.js';
 import type { Driver } from '../../agent/drivers/driver.js';
 import { startDemoPhone, type DemoPhone } from '../demo-phone.js';
 import { ApiClient, CREDENTIALS_FILE, CliError, EXIT } from '../client.js';
+import net from 'node:net';
 import os from 'node:os';
 
 interface ServeOptions { port: string; host: string; data: string; agent?: boolean; sysfsRoot?: string; demoPhone?: boolean; publicUrl?: string }
@@ -20,6 +21,15 @@ function port(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(EXIT.usage, `--port must be 0..65535, got ${text}`);
   return n;
+}
+
+/** A JSON file benchfleet wrote earlier; a damaged one is a one-line usage error naming it. */
+function readJsonFile<T>(file: string): T {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    throw new CliError(EXIT.usage, `${file} is unreadable (${(err as Error).message}); delete it or fix it`);
+  }
 }
 
 function writePrivateJson(file: string, value: unknown): void {
@@ -38,9 +48,36 @@ function onShutdown(fn: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
+function listenError(host: string, portNumber: number, err: NodeJS.ErrnoException): CliError {
+  const why = err.code === 'EADDRINUSE' ? 'the port is already in use (another benchfleet? pick another with --port)'
+    : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges; pick another with --port)'
+    : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' ? `${host} is not an address of this machine (check --host)`
+    : err.message;
+  return new CliError(EXIT.listen, `cannot listen on ${host}:${portNumber}: ${why}`);
+}
+
+/** Listens on the address and lets go again, so a taken port fails before anything is created. */
+async function checkListen(host: string, portNumber: number): Promise<void> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err: NodeJS.ErrnoException) => reject(listenError(host, portNumber, err)));
+    probe.listen(portNumber, host, () => probe.close(() => resolve()));
+  });
+}
+
 async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
   const dataDir = path.resolve(opts.data);
-  const server = await startServer({ port: port(opts.port), host: opts.host, dataDir, publicUrl: opts.publicUrl ?? null });
+  const portNumber = port(opts.port);
+  if (fs.existsSync(dataDir) && !fs.statSync(dataDir).isDirectory()) throw new CliError(EXIT.usage, `--data ${opts.data} is not a folder`);
+  await checkListen(opts.host, portNumber);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({ port: portNumber, host: opts.host, dataDir, publicUrl: opts.publicUrl ?? null });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw listenError(opts.host, portNumber, err as NodeJS.ErrnoException);
+    throw err;
+  }
   const credentialsFile = path.join(dataDir, CREDENTIALS_FILE);
   const out = process.stdout;
   out.write(`benchfleet server listening on ${server.url} (data in ${dataDir})\n`);
@@ -50,7 +87,7 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
     out.write(`\nadmin token (shown once; saved for the CLI in ${credentialsFile}):\n  ${server.firstAdminToken}\n`);
     out.write(`open the dashboard with it: ${server.url}/#token=${server.firstAdminToken}\n\n`);
   } else if (fs.existsSync(credentialsFile)) {
-    const saved = JSON.parse(fs.readFileSync(credentialsFile, 'utf8')) as { server?: string; token?: string };
+    const saved = readJsonFile<{ server?: string; token?: string }>(credentialsFile);
     if (saved.server !== server.url) writePrivateJson(credentialsFile, { ...saved, server: server.url });
     out.write(`admin token: see ${credentialsFile}\n`);
   }
@@ -60,7 +97,7 @@ async function serve(opts: ServeOptions, withAgent: boolean): Promise<void> {
     const identityFile = path.join(dataDir, 'local-agent.json');
     let identity: { agent_id: string; token: string };
     if (fs.existsSync(identityFile)) {
-      identity = JSON.parse(fs.readFileSync(identityFile, 'utf8')) as typeof identity;
+      identity = readJsonFile<typeof identity>(identityFile);
     } else {
       const created = createAgent(server.db, 'local');
       identity = { agent_id: created.agentId, token: created.token };
@@ -157,7 +194,7 @@ export function registerServeCommands(program: Command): void {
       const agent = new Agent({ server, token, dataDir: path.resolve(opts.data), drivers, log });
       agent.on('connected', (id: string) => process.stdout.write(`agent ${id} connected to ${opts.server}\n`));
       agent.on('fatal', async (err: Error) => {
-        process.stderr.write(`benchfleet agent: ${err.message}\n`);
+        process.stderr.write(`benchfleet: agent: ${err.message.replace(/\s*\n\s*/g, ' ')} (unauthorized)\n`);
         await agent.stop();
         process.exit(EXIT.auth);
       });

@@ -59,7 +59,7 @@ export function metadataFromFlags(o: MetadataFlags): VariantMetadata | null {
     if (!['structured', 'unstructured'].includes(o.prune)) throw new CliError(EXIT.usage, `--prune must be structured or unstructured, got ${o.prune}`);
     if (o.sparsity === undefined) throw new CliError(EXIT.usage, '--prune needs --sparsity');
     compression.pruning = { kind: o.prune as 'structured', sparsity: parseFraction(o.sparsity, 'sparsity') };
-  }
+  } else if (o.sparsity !== undefined) throw new CliError(EXIT.usage, '--sparsity needs --prune structured|unstructured');
   if (o.teacher !== undefined) compression.distillation = { teacher: o.teacher };
   if (o.lowRank !== undefined) compression.low_rank = { rank: int(o.lowRank, 'low-rank') };
   if (o.nas !== undefined) compression.nas = { search_space: o.nas };
@@ -85,16 +85,64 @@ export function describeCompression(m: Pick<ModelView, 'parent' | 'compression' 
   return bits.join(', ') || '-';
 }
 
+type Dim = number | string | null | undefined;
+const dimText = (d: Dim): string => (typeof d === 'number' && d > 0 ? String(d) : typeof d === 'string' && d ? d : '?');
+const fixed = (d: Dim): d is number => typeof d === 'number' && d > 0;
+
+/**
+ * How reference inputs stacked on the first axis map onto a model input of shape `model`:
+ * `[count, ...model]` (each sample a whole model input, e.g. [24, 1, 3, 48, 192] for [N, 3, H, W])
+ * as it is; `[count, ...model without its batch dim]` (batch-1 samples stacked like numpy users
+ * do, e.g. [24, 3, 48, 192]) becomes `[count, 1, ...]` when the model's first dimension is a
+ * batch (dynamic or 1). Anything else is a one-line usage error.
+ */
+export function referenceInputShape(inputName: string, file: string, given: readonly number[], model: readonly Dim[]): number[] {
+  const modelText = `[${model.map(dimText).join(', ')}]`;
+  const matches = (sample: readonly number[], dims: readonly Dim[]) => sample.length === dims.length && dims.every((d, i) => !fixed(d) || d === sample[i]);
+  if (given.length === model.length + 1 && matches(given.slice(1), model)) return [...given];
+  const batch = model[0];
+  if (model.length > 0 && given.length === model.length && (!fixed(batch) || batch === 1) && matches(given.slice(1), model.slice(1))) {
+    return [given[0]!, 1, ...given.slice(1)];
+  }
+  const perSample = model.length > 0 && (!fixed(batch) || batch === 1) ? ` or [count, ${model.slice(1).map(dimText).join(', ')}] (batch-1 samples)` : '';
+  throw new CliError(EXIT.usage, `--inputs ${file} has shape [${given.join(', ')}] but model input ${inputName} is ${modelText}: stack samples as [count, ${model.map(dimText).join(', ')}]${perSample}`);
+}
+
+function typedValues(t: TensorData): { type: TensorData['dtype']; data: Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Int32Array | BigInt64Array } {
+  const b = Buffer.from(t.base64, 'base64');
+  const copy = new Uint8Array(b.length);
+  copy.set(b);
+  switch (t.dtype) {
+    case 'float32': return { type: t.dtype, data: new Float32Array(copy.buffer) };
+    case 'float64': return { type: t.dtype, data: new Float64Array(copy.buffer) };
+    case 'int8': return { type: t.dtype, data: new Int8Array(copy.buffer) };
+    case 'uint8': case 'bool': return { type: t.dtype, data: new Uint8Array(copy.buffer) };
+    case 'int16': return { type: t.dtype, data: new Int16Array(copy.buffer) };
+    case 'int32': return { type: t.dtype, data: new Int32Array(copy.buffer) };
+    case 'int64': return { type: t.dtype, data: new BigInt64Array(copy.buffer) };
+  }
+}
+
 /** Runs the model on the reference inputs here (CPU, onnxruntime) and stacks its outputs. */
-async function referenceSet(modelBytes: Buffer, inputs: TensorData | null, count: number, seed: number): Promise<ReferenceSet> {
+async function referenceSet(modelBytes: Buffer, inputs: { file: string; data: TensorData } | null, count: number, seed: number): Promise<ReferenceSet> {
   const ort = (await import('onnxruntime-node')).default;
-  const session = await ort.InferenceSession.create(modelBytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+  try {
+    session = await ort.InferenceSession.create(modelBytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  } catch (err) {
+    throw new CliError(EXIT.usage, `onnxruntime cannot load the reference variant: ${(err as Error).message}`, 'model_load_failed');
+  }
   if (session.inputNames.length !== 1) throw new CliError(EXIT.usage, `reference sets support models with one input; this one has ${session.inputNames.join(', ')}`);
   const inputName = session.inputNames[0]!;
   const meta = session.inputMetadata[0] as { isTensor: boolean; type?: string; shape?: readonly (number | string)[] };
   let stacked: TensorData;
   if (inputs) {
-    stacked = inputs;
+    const { file, data } = inputs;
+    if (meta.type && meta.type !== data.dtype && !(meta.type === 'float' && data.dtype === 'float32')) {
+      throw new CliError(EXIT.usage, `--inputs ${file} holds ${data.dtype} but model input ${inputName} is ${meta.type}`);
+    }
+    if (data.shape.length === 0 || data.shape[0] === 0) throw new CliError(EXIT.usage, `--inputs ${file} holds no samples (shape [${data.shape.join(', ')}]); stack them on the first axis`);
+    stacked = meta.shape ? { ...data, shape: referenceInputShape(inputName, file, data.shape, meta.shape) } : data;
   } else {
     const shape = (meta.shape ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : NaN));
     if (shape.some((d) => Number.isNaN(d))) throw new CliError(EXIT.usage, `input ${inputName} has dynamic dimensions; give --inputs FILE.npy with real samples`);
@@ -106,15 +154,21 @@ async function referenceSet(modelBytes: Buffer, inputs: TensorData | null, count
   const n = stacked.shape[0] ?? 0;
   const outputs: Record<string, Float64Array[]> = Object.fromEntries(session.outputNames.map((o) => [o, []]));
   const outShapes: Record<string, number[]> = {};
+  let i = 0;
   for (const sample of unstack(stacked)) {
-    const values = tensorValues(sample);
-    const tensor = new ort.Tensor(sample.dtype === 'float32' ? 'float32' : sample.dtype as 'int8', sample.dtype === 'float32' ? Float32Array.from(values) : Int8Array.from(values), sample.shape);
-    const out = await session.run({ [inputName]: tensor });
+    const { type, data } = typedValues(sample);
+    let out: Awaited<ReturnType<typeof session.run>>;
+    try {
+      out = await session.run({ [inputName]: new ort.Tensor(type, data, sample.shape) });
+    } catch (err) {
+      throw new CliError(EXIT.usage, `onnxruntime failed on reference sample ${i} (${inputName} ${sample.dtype} [${sample.shape.join(', ')}]): ${(err as Error).message}`, 'model_run_failed');
+    }
     for (const name of session.outputNames) {
       const t = out[name]!;
       outShapes[name] = [...t.dims];
       outputs[name]!.push(Float64Array.from(t.data as ArrayLike<number>, Number));
     }
+    i++;
   }
   await session.release();
   return {
@@ -143,19 +197,30 @@ export function registerVariantCommands(program: Command, env: CommandEnv): void
     .option('--min-cosine <x>', 'flag a variant on a device below this median cosine similarity', '0.99')
     .option('--min-top1 <x>', 'flag a variant on a device below this top-1 agreement', '0.9')
     .action(env.wrap(async ({ api, json, print, progress }, name: string, o: { from: string; inputs?: string; labels?: string; count: string; seed: string; minCosine: string; minTop1: string }) => {
+      // Every option is checked before anything is downloaded or stored.
+      const count = int(o.count, 'count');
+      const seed = Number(o.seed);
+      if (!Number.isInteger(seed) || seed < 0) throw new CliError(EXIT.usage, `--seed must be a non-negative integer, got ${o.seed}`);
+      const minCosine = parseFraction(o.minCosine, 'min-cosine');
+      const minTop1 = parseFraction(o.minTop1, 'min-top1');
+      if (o.labels && !fs.existsSync(o.labels)) throw new CliError(EXIT.usage, `--labels ${o.labels}: no such file`);
       const model = await api.request<ModelView>('GET', `/models/${encodeURIComponent(`${name}:${o.from}`)}`);
       if (model.format !== 'onnx') throw new CliError(EXIT.usage, `reference sets are computed with onnxruntime; ${name}:${o.from} is ${model.format}`);
-      let inputs: TensorData | null = null;
+      let inputs: { file: string; data: TensorData } | null = null;
       if (o.inputs) {
+        if (!fs.existsSync(o.inputs) || !fs.statSync(o.inputs).isFile()) throw new CliError(EXIT.usage, `--inputs ${o.inputs}: no such file`);
         try {
-          inputs = parseNpy(fs.readFileSync(o.inputs));
+          inputs = { file: o.inputs, data: parseNpy(fs.readFileSync(o.inputs)) };
         } catch (err) {
           throw new CliError(EXIT.usage, `--inputs ${o.inputs}: ${(err as Error).message}`);
         }
       }
+      // The shape check against the input the server read from the file, before the download.
+      const declared = (model as ModelView & { facts?: { inputs?: { name: string; shape: (number | string | null)[] }[] } }).facts?.inputs;
+      if (inputs && declared?.length === 1) referenceInputShape(declared[0]!.name, inputs.file, inputs.data.shape, declared[0]!.shape);
       progress(`downloading ${name}:${o.from} (${model.sha256.slice(0, 12)}) and computing reference outputs…`);
       const bytes = await api.request<Buffer>('GET', `/models/${model.sha256}/content`, { binary: true });
-      const set = await referenceSet(bytes, inputs, int(o.count, 'count'), Number(o.seed));
+      const set = await referenceSet(bytes, inputs, count, seed);
       if (o.labels) {
         let labels: number[];
         try {
@@ -169,7 +234,7 @@ export function registerVariantCommands(program: Command, env: CommandEnv): void
         set.labels = labels;
       }
       const f = await api.request<FamilyView>('PUT', `/families/${encodeURIComponent(name)}/reference`, {
-        json: { variant: o.from, reference: set, min_cosine: parseFraction(o.minCosine, 'min-cosine'), min_top1: parseFraction(o.minTop1, 'min-top1') },
+        json: { variant: o.from, reference: set, min_cosine: minCosine, min_top1: minTop1 },
       });
       print(json ? f : `${f.name}: reference set of ${f.samples} samples from ${f.reference_variant}; flag below cosine ${f.min_cosine} or top-1 agreement ${(f.min_top1 * 100).toFixed(0)}%`);
     }));
@@ -208,7 +273,11 @@ export function registerVariantCommands(program: Command, env: CommandEnv): void
         text = format === 'json' ? JSON.stringify(view, null, 2) : compareTable(view);
       }
       if (o.output) {
-        fs.writeFileSync(o.output, text);
+        try {
+          fs.writeFileSync(o.output, text);
+        } catch (err) {
+          throw new CliError(EXIT.usage, `cannot write ${o.output}: ${(err as Error).message}`);
+        }
         progress(`wrote ${o.output}`);
       } else print(text.trimEnd());
     }));

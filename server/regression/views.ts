@@ -1,5 +1,6 @@
 // Read models for series: the list, and one metric's history with its changes (both directions),
 // alerts, and what the detector knows of it now: noise, level, and the smallest change it can see.
+import { BenchfleetError } from '../../protocol/errors.js';
 import type { Db } from '../db/open.js';
 import type { SeriesHistoryView, SeriesPoint, SeriesView, SeriesWatchView } from '../../protocol/alerts.js';
 import type { Page } from '../../protocol/api.js';
@@ -35,6 +36,22 @@ export function listSeries(db: Db, limit: number, cursor: string | undefined, fi
      ORDER BY s.rowid LIMIT @limit`,
   ).all({ cursor: cursor === undefined ? null : Number(cursor), limit: limit + 1, family: filter.family ?? null, variant: filter.variant ?? null, device: filter.device ?? null }) as SeriesRow[];
   return pageOf(rows, limit, toView);
+}
+
+/**
+ * A series key from a key or a unique prefix of one. A full key is returned as it is (its
+ * existence is the caller's question); a prefix that matches nothing is not_found, one that
+ * matches several is a bad_request listing the candidates.
+ */
+export function resolveSeriesKey(db: Db, ref: string): string {
+  if (ref.length === 32) return ref;
+  const rows = db.prepare(`${SELECT} WHERE s.key LIKE ? ORDER BY s.rowid LIMIT 6`).all(`${ref}%`) as SeriesRow[];
+  if (rows.length === 0) throw new BenchfleetError('not_found', `no series ${ref}`);
+  if (rows.length > 1) {
+    const candidates = rows.slice(0, 5).map((r) => `${r.key} (${r.family}:${r.variant} on ${r.device_name}, ${r.runtime})`).join(', ');
+    throw new BenchfleetError('bad_request', `series prefix ${ref} is ambiguous: ${candidates}${rows.length > 5 ? ', …' : ''}; give more digits`);
+  }
+  return rows[0]!.key;
 }
 
 export function getSeries(db: Db, key: string): SeriesView | null {

@@ -10,7 +10,7 @@ import ort from 'onnxruntime-node';
 import type { InputSpec } from '../../../protocol/domain.js';
 import { formatRecord, type JsonlRecord } from '../jsonl-contract.js';
 import { InputSpecError } from './inputs.js';
-import { createSession, feedsFor, peakRssKib, referenceFidelity } from './worker.js';
+import { createSession, feedsFor, peakRssKib, referenceFidelity, runtimeFailureMessage } from './worker.js';
 import { fidelityMeasurements } from '../../../protocol/fidelity.js';
 import type { FidelityResult } from './messages.js';
 import { referenceSetSchema } from '../../../protocol/variants.js';
@@ -50,14 +50,22 @@ async function main(): Promise<number> {
   }
   emit({ type: 'env', key: 'model_load_ms', value: Number(process.hrtime.bigint() - loadStart) / 1e6 });
   let feeds: Record<string, ort.Tensor>;
+  let specs: Record<string, InputSpec> = {};
   try {
-    const specs = values.inputs ? (JSON.parse(fs.readFileSync(values.inputs, 'utf8')) as Record<string, InputSpec>) : {};
+    specs = values.inputs ? (JSON.parse(fs.readFileSync(values.inputs, 'utf8')) as Record<string, InputSpec>) : {};
     feeds = feedsFor(session, specs, Number(values.seed));
   } catch (err) {
     emit({ type: 'error', code: err instanceof InputSpecError ? 'invalid_input_spec' : 'runner_failed', message: (err as Error).message });
     return 1;
   }
-  for (let i = 0; i < warmup; i++) await session.run(feeds);
+  // The first run shows whether the model runs on these inputs at all.
+  try {
+    await session.run(feeds);
+  } catch (err) {
+    emit({ type: 'error', code: 'runner_failed', message: runtimeFailureMessage(err, feeds, specs, Number(values.seed)) });
+    return 1;
+  }
+  for (let i = 1; i < warmup; i++) await session.run(feeds);
   emit({ type: 'progress', phase: 'warmup', done: warmup, total: warmup });
   emit({ type: 'window', edge: 'start', iterations: 0 });
   const samples: number[] = [];

@@ -43,6 +43,30 @@ export function feedsFor(session: ort.InferenceSession, specs: WorkerStart['sett
   return feeds;
 }
 
+const RANDOM_RANGE: Record<string, string> = {
+  int8: '-128..127', uint8: '0..255', bool: '0/1', int16: '0..9', int32: '0..9', int64: '0..9', float32: '[-1, 1)', float64: '[-1, 1)',
+};
+
+/** The input settings a run used, e.g. `sr int64 [] random 0..9 (seed 42); x float32 [1, 3, 8, 8] constant 0.5`. */
+export function describeFeeds(feeds: Record<string, ort.Tensor>, specs: WorkerStart['settings']['inputs'], seed: number): string {
+  return Object.entries(feeds).map(([name, t]) => {
+    const spec = specs[name];
+    const source = spec?.data ? 'from --input-file' : spec?.fill !== undefined && spec.fill !== 'random' ? `constant ${spec.fill}` : `random ${RANDOM_RANGE[t.type] ?? ''} (seed ${seed})`;
+    return `${name} ${t.type} [${t.dims.join(', ')}] ${source}`;
+  }).join('; ');
+}
+
+/**
+ * A failure inside onnxruntime while running the model (not loading it): names the inputs it was
+ * given and how to give others, since generated values are the usual cause (an index, a length or
+ * a sample rate filled with random numbers).
+ */
+export function runtimeFailureMessage(err: unknown, feeds: Record<string, ort.Tensor>, specs: WorkerStart['settings']['inputs'], seed: number): string {
+  const reason = String((err as Error)?.message ?? err).replace(/\s*\n\s*/g, ' ').slice(0, 1500);
+  return `onnxruntime failed running the model: ${reason}; inputs used: ${describeFeeds(feeds, specs, seed).slice(0, 1500)}; ` +
+    'if an input needs particular values (an index, a length, a sample rate), set them with --input-fill name=VALUE or --input-file name=FILE.npy';
+}
+
 /**
  * Runs every sample of the family's reference set (after the timed window, so it never disturbs
  * the timing) and compares the outputs with the reference variant's outputs.
@@ -95,7 +119,12 @@ async function run(start: WorkerStart): Promise<void> {
   await send({ type: 'loaded', loadMs, inputs: Object.entries(feeds).map(([name, t]) => ({ name, shape: [...t.dims], dtype: t.type })) });
 
   const first = process.hrtime.bigint();
-  await session.run(feeds);
+  try {
+    await session.run(feeds);
+  } catch (err) {
+    await send({ type: 'error', code: 'runner_failed', message: runtimeFailureMessage(err, feeds, settings.inputs, settings.seed) });
+    return;
+  }
   const firstRunMs = Number(process.hrtime.bigint() - first) / 1e6;
   let lastReport = process.hrtime.bigint();
   for (let i = 1; i < settings.warmup; i++) {

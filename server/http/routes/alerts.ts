@@ -11,7 +11,7 @@ import type { ServerContext } from '../../context.js';
 import { acknowledgeAlert, getAlert, listAlerts, listMutes, muteSeries, resolveAlert, unmuteSeries } from '../../alerts/alerts.js';
 import { rebuildSeries } from '../../regression/watch.js';
 import { DEFAULT_POLICY, deletePolicy, listPolicies, setPolicy } from '../../regression/policy.js';
-import { getSeries, listSeries, seriesHistory } from '../../regression/views.js';
+import { getSeries, listSeries, resolveSeriesKey, seriesHistory } from '../../regression/views.js';
 import type { Request } from 'express';
 import { jsonBody, principalOf, requirePermission, validate } from '../middleware.js';
 
@@ -32,13 +32,14 @@ export function alertRoutes(ctx: ServerContext): Router {
     res.json(listSeries(ctx.db, q.limit, q.cursor, q));
   });
   r.get('/series/:key', read, (req, res) => {
-    const { key } = validate(seriesParamSchema, req.params, 'path');
+    const key = resolveSeriesKey(ctx.db, validate(seriesParamSchema, req.params, 'path').key);
     const series = getSeries(ctx.db, key);
     if (!series) throw new BenchfleetError('not_found', `no series ${key}`);
     res.json(series);
   });
   r.get('/series/:key/:metric', read, (req, res) => {
-    const { key, metric } = validate(seriesMetricParamSchema, req.params, 'path');
+    const { key: ref, metric } = validate(seriesMetricParamSchema, req.params, 'path');
+    const key = resolveSeriesKey(ctx.db, ref);
     const q = validate(seriesHistoryQuerySchema, req.query, 'query');
     const history = seriesHistory(ctx.db, key, metric, q.branch, q.limit, ctx.now());
     if (!history) throw new BenchfleetError('not_found', `no series ${key}`);
@@ -46,20 +47,20 @@ export function alertRoutes(ctx: ServerContext): Router {
     res.json(history);
   });
   r.post('/series/:key/analyze', submit, (req, res) => {
-    const { key } = validate(seriesParamSchema, req.params, 'path');
+    const key = resolveSeriesKey(ctx.db, validate(seriesParamSchema, req.params, 'path').key);
     if (!getSeries(ctx.db, key)) throw new BenchfleetError('not_found', `no series ${key}`);
     // Rebuilds the detector's state and the changes it finds from the stored history.
     const results = rebuildSeries(ctx.db, key, ctx.now());
     res.json({ series_key: key, results });
   });
   r.post('/series/:key/mute', submit, (req, res) => {
-    const { key } = validate(seriesParamSchema, req.params, 'path');
+    const key = resolveSeriesKey(ctx.db, validate(seriesParamSchema, req.params, 'path').key);
     const body = validate(muteSchema, jsonBody(req), 'body');
     const now = ctx.now();
     res.status(201).json(muteSeries(ctx.db, key, body.metric, now + durationMs(body.for), body.reason ?? null, principalOf(res).name, now));
   });
   r.delete('/series/:key/mute', submit, (req, res) => {
-    const { key } = validate(seriesParamSchema, req.params, 'path');
+    const key = resolveSeriesKey(ctx.db, validate(seriesParamSchema, req.params, 'path').key);
     const metric = typeof req.query.metric === 'string' ? req.query.metric : '*';
     if (!unmuteSeries(ctx.db, key, metric)) throw new BenchfleetError('not_found', `series ${key} has no mute for ${metric}`);
     res.status(204).end();
