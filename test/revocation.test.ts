@@ -3,6 +3,7 @@
 // work and cannot come back — over real HTTP, real WebSockets and a real agent process.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { WebSocket } from 'ws';
 import type { DeviceView, Page, RunView, TokenView } from '../protocol/api.js';
 import { startFarm, waitFor, type Farm } from './support/farm.js';
@@ -38,4 +39,20 @@ test('revoking a token closes the sockets opened with it; a revoked agent gets n
   const view = (await f.api<RunView>('GET', `/runs/${runId}`)).body;
   assert.deepEqual(view.jobs?.map((j) => [j.status, j.attempt]), [['queued', 0]], 'a revoked agent is assigned nothing');
   assert.ok(f.server.db.prepare(`SELECT 1 FROM agents WHERE online = 1`).get() === undefined, 'and it could not come back');
+});
+
+test('the agent takes its token from a file or the environment; a token in argv is warned about; a bad token file is one line', { timeout: 60_000 }, async () => {
+  const f = farm!;
+  // The farm's agent was started with --token-file (test/support/farm.ts) and worked above; these are the refusals.
+  const missing = await f.cli(['agent', '--server', f.url, '--token-file', '/nonexistent/agent-token', '--data', '/tmp/never']);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.stderr.trim().split('\n').length, 1);
+  assert.match(missing.stderr, /^benchfleet: --token-file \/nonexistent\/agent-token: no such file/);
+  const both = await f.cli(['agent', '--server', f.url, '--token', 'x', '--token-file', '/etc/hostname', '--data', '/tmp/never']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /give the agent token once/);
+  // A token given in argv still works (here it is refused by the server) but is warned about first.
+  const argv = await f.cli(['agent', '--server', f.url, '--token', 'bfa_not-a-token', '--data', path.join(f.dataDir, 'argv-agent')]);
+  assert.equal(argv.code, 7, argv.stderr);
+  assert.match(argv.stderr, /^benchfleet: warning: --token on the command line is visible to every local user in `ps`/);
 });

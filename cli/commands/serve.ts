@@ -168,10 +168,21 @@ export function registerServeCommands(program: Command): void {
     .option('--config <file>', 'agent config (JSON): drivers to run, e.g. {"adb": {}} for phones; see docs/agent.md')
     .option('--adb', 'also drive Android phones through the adb server (default settings)')
     .option('--enroll <token>', 'enroll this host with an enroll token (benchfleet token create --role enroll); the agent token is kept in --data')
-    .addHelpText('after', '\nNeeds --server <url> and --token <agent token> (from `benchfleet agents create <name>`),\nor $BENCHFLEET_SERVER and $BENCHFLEET_AGENT_TOKEN.')
+    .option('--token-file <file>', 'read the agent token from this file (keep it 0600): unlike --token, it is not visible to other users in `ps`')
+    .addHelpText('after', '\nNeeds --server <url> and the agent token (from `benchfleet agents create <name>`): best from\n$BENCHFLEET_AGENT_TOKEN or --token-file FILE — a --token on the command line is visible to every\nlocal user in `ps`. $BENCHFLEET_SERVER may replace --server.')
     .action(async (_local: unknown, command: Command) => {
-      const all = command.optsWithGlobals<{ server?: string; token?: string; data: string; name?: string; sysfsRoot?: string; config?: string; adb?: boolean; enroll?: string }>();
-      const opts = { ...all, server: all.server ?? process.env.BENCHFLEET_SERVER, token: all.token ?? process.env.BENCHFLEET_AGENT_TOKEN };
+      const all = command.optsWithGlobals<{ server?: string; token?: string; tokenFile?: string; data: string; name?: string; sysfsRoot?: string; config?: string; adb?: boolean; enroll?: string }>();
+      if (all.token && all.tokenFile) throw new CliError(EXIT.usage, 'give the agent token once: --token or --token-file');
+      let fromFile: string | undefined;
+      if (all.tokenFile) {
+        try {
+          fromFile = fs.readFileSync(all.tokenFile, 'utf8').trim();
+        } catch (err) {
+          throw new CliError(EXIT.usage, `--token-file ${all.tokenFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+        }
+        if (!fromFile) throw new CliError(EXIT.usage, `--token-file ${all.tokenFile} is empty`);
+      }
+      const opts = { ...all, server: all.server ?? process.env.BENCHFLEET_SERVER, token: fromFile ?? all.token ?? process.env.BENCHFLEET_AGENT_TOKEN };
       if (!opts.server) throw new CliError(EXIT.usage, 'benchfleet agent needs --server <url>');
       const server = opts.server.replace(/\/$/, '');
       const token = opts.token ?? (all.enroll ? await enroll(server, all.enroll, all.name ?? os.hostname(), path.resolve(opts.data)) : savedToken(path.resolve(opts.data)));
@@ -190,6 +201,9 @@ export function registerServeCommands(program: Command): void {
         drivers = createDrivers(config, log);
       } catch (err) {
         throw new CliError(EXIT.usage, (err as Error).message); // e.g. a malformed ADB_SERVER_SOCKET
+      }
+      if (all.token && command.getOptionValueSourceWithGlobals('token') === 'cli') {
+        process.stderr.write('benchfleet: warning: --token on the command line is visible to every local user in `ps`; use $BENCHFLEET_AGENT_TOKEN or --token-file\n');
       }
       const agent = new Agent({ server, token, dataDir: path.resolve(opts.data), drivers, log });
       agent.on('connected', (id: string) => process.stdout.write(`agent ${id} connected to ${opts.server}\n`));

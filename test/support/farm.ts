@@ -80,7 +80,10 @@ export async function startFarm(opts: { agent?: boolean; policy?: Partial<QueueP
         if (created.status !== 201) throw new Error(`could not create agent: ${JSON.stringify(created.body)}`);
         farm.agentToken = created.body.token;
       }
-      const args = [cliBin, 'agent', '--server', server.url, '--token', farm.agentToken, '--data', path.join(dataDir, 'agent'), '--name', 'testbox'];
+      // The token from a 0600 file, as a careful user gives it (not in argv, where `ps` shows it).
+      const tokenFile = path.join(dataDir, 'agent-token');
+      fs.writeFileSync(tokenFile, `${farm.agentToken}\n`, { mode: 0o600 });
+      const args = [cliBin, 'agent', '--server', server.url, '--token-file', tokenFile, '--data', path.join(dataDir, 'agent'), '--name', 'testbox'];
       if (agentOpts.sysfsRoot) args.push('--sysfs-root', agentOpts.sysfsRoot);
       if (agentOpts.config) args.push('--config', agentOpts.config);
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(agentOpts.env ? { env: { ...process.env, ...agentOpts.env } } : {}) });
