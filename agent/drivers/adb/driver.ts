@@ -286,7 +286,7 @@ export class AdbDriver implements Driver {
       // other runners only the whole run's energy is known, which includes loading and warm-up.
       const [from, to] = window ?? [runStart, runEnd];
       environment.baseline_settle_ms = baseline.settledMs;
-      const e = estimateEnergy(baseline.samples, samplesIn(sampler.samples, from, to), to - from, window ? iterations : 1);
+      const e = estimateEnergy(baseline.samples, samplesIn(sampler.samples, from, to), to - from, window ? iterations : 1, battery?.charging ?? false);
       if (e) {
         const mw = (w: number) => Math.round(w * 1e5) / 100;
         Object.assign(environment, { power_rest_mw: mw(e.restW), power_busy_mw: mw(e.busyW), power_noise_mw: mw(e.noiseW) });

@@ -150,7 +150,7 @@ export interface EnergyEstimate {
   restW: number;
   /** Mean power over the timed window, W. */
   busyW: number;
-  /** busyW − restW, W. */
+  /** busyW − restW (restW − busyW while charging), W. */
   netW: number;
   /** Three standard errors of netW from the baseline's sample spread, W. */
   noiseW: number;
@@ -165,15 +165,18 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
  * Both are sampled by the same loop at the same rate, so the sampler's own draw is in both and
  * cancels. A difference not above three standard errors (from the baseline's sample spread) is
  * no measurement: the result is null and the job says energy_below_noise — never a silent 0.
- * Null overall when either stretch has fewer than two samples.
+ * Null overall when either stretch has fewer than two samples. On a charging phone (flagged
+ * `charging`) the extra draw is the fall of the power flowing into the battery.
  */
-export function estimateEnergy(baseline: PowerSample[], windowSamples: PowerSample[], windowMs: number, iterations: number): EnergyEstimate | null {
+export function estimateEnergy(baseline: PowerSample[], windowSamples: PowerSample[], windowMs: number, iterations: number, charging = false): EnergyEstimate | null {
   if (baseline.length < 2 || windowSamples.length < 2 || iterations <= 0 || !(windowMs > 0)) return null;
   const restW = mean(baseline.map((s) => s.watts));
   const busyW = mean(windowSamples.map((s) => s.watts));
   const sd = Math.sqrt(baseline.reduce((a, s) => a + (s.watts - restW) ** 2, 0) / (baseline.length - 1));
   const noiseW = 3 * sd * Math.sqrt(1 / baseline.length + 1 / windowSamples.length);
-  const netW = busyW - restW;
+  // While charging, the battery takes the charger's power less the phone's draw: extra draw shows
+  // as less power into the battery.
+  const netW = charging ? restW - busyW : busyW - restW;
   const mjPerInference = netW > noiseW ? (netW * windowMs) / iterations : null;
   return { restW, busyW, netW, noiseW, mjPerInference };
 }

@@ -37,6 +37,8 @@ export interface EmulatedPhoneOptions {
   /** Starting temperature of every thermal zone, °C. */
   startTemperatureC?: number;
   ambientC?: number;
+  /** Hottest-zone temperature where the CPU frequency caps start (default 45 °C). */
+  throttleC?: number;
   /** Sign convention of current_now: the kernel ABI says negative while discharging. */
   currentSign?: CurrentSign;
   /** Battery level at start, %. */
@@ -97,6 +99,7 @@ export class EmulatedPhone {
       charging: options.charging,
       currentSign: options.currentSign,
       startLevelPercent: options.batteryLevel,
+      throttleC: options.throttleC,
       ...options.power,
     });
     this.writer = new SysfsWriter(path.join(this.sandbox.root, 'sys'));

@@ -53,25 +53,9 @@ export interface PhysicsOptions {
   activityWatts?: number;
 }
 
-/** Extra power under load, W, as a function of the time since the load began. */
-export type PowerProfile =
-  | { kind: 'constant'; watts: number }
-  /** `watts` from `atS` seconds after the load began (the first step should start at 0). */
-  | { kind: 'stepped'; steps: { atS: number; watts: number }[] }
-  /** Linear from `fromWatts` to `toWatts` over `overS` seconds, then flat. */
-  | { kind: 'ramped'; fromWatts: number; toWatts: number; overS: number };
+import { profileWatts, type PowerProfile } from '../power-profile.js';
 
-export function profileWatts(profile: PowerProfile, sinceS: number): number {
-  switch (profile.kind) {
-    case 'constant': return profile.watts;
-    case 'stepped': {
-      let w = 0;
-      for (const step of profile.steps) if (sinceS >= step.atS) w = step.watts;
-      return w;
-    }
-    case 'ramped': return profile.fromWatts + (profile.toWatts - profile.fromWatts) * Math.min(1, Math.max(0, sinceS / profile.overS));
-  }
-}
+export { profileWatts, type PowerProfile };
 
 /** One model step: when it was taken (performance.now()), the lagged profile power and the whole draw, W. */
 export interface PowerTracePoint { tMs: number; loadWatts: number; totalWatts: number }
