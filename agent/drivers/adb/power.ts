@@ -52,7 +52,7 @@ export interface BaselinePlan {
 
 /** Whether the power is still falling: `newer` below `older` by more than three standard errors. */
 function falling(older: PowerSample[], newer: PowerSample[]): boolean {
-  if (older.length < 2 || newer.length < 2) return false;
+  if (older.length < 2 || newer.length < 2) return true; // not a second of samples yet: keep waiting
   const stats = (xs: PowerSample[]) => {
     const m = xs.reduce((a, s) => a + s.watts, 0) / xs.length;
     const v = xs.reduce((a, s) => a + (s.watts - m) ** 2, 0) / (xs.length - 1);
@@ -112,16 +112,16 @@ export class PowerSampler {
   private until(atMs: number, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
       const limit = setTimeout(wake, atMs - performance.now() + 3000); // a phone whose battery stays silent
-      function wake() { clearTimeout(limit); resolve(); }
+      function wake() { clearTimeout(limit); signal.removeEventListener('abort', wake); resolve(); }
       this.waiters.push({ atMs, wake });
       signal.addEventListener('abort', wake, { once: true });
     });
   }
 
   /**
-   * Waits until the phone has settled — at least `settleMs`, and then for as long as the power
-   * still falls (the last half second lower than the one before by more than three standard
-   * errors; at most `maxSettleMs`) — then samples the baseline. Returns its samples and the
+   * Waits until the phone has settled — at least `settleMs` (and samples in both halves), then for
+   * as long as the power still falls (the last half second lower than the one before by more than
+   * three standard errors; at most `maxSettleMs`) — then samples the baseline. Returns its samples and the
    * settle time.
    */
   async baseline(signal: AbortSignal): Promise<{ samples: PowerSample[]; settledMs: number }> {
@@ -160,8 +160,19 @@ export interface EnergyEstimate {
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** Mean power over the samples' span, each pair joined by a straight line (robust to uneven spacing). */
+function timeMean(samples: PowerSample[]): number {
+  const span = samples[samples.length - 1]!.tMs - samples[0]!.tMs;
+  if (!(span > 0)) return mean(samples.map((s) => s.watts));
+  let area = 0;
+  for (let i = 1; i < samples.length; i++) area += ((samples[i]!.watts + samples[i - 1]!.watts) / 2) * (samples[i]!.tMs - samples[i - 1]!.tMs);
+  return area / span;
+}
+
 /**
- * Energy per inference = (mean window power − mean resting power) × window length ÷ inferences.
+ * Energy per inference = (mean window power − mean resting power) × window length ÷ inferences;
+ * the window's mean is over time (samples joined by straight lines), so uneven sampling does not
+ * weigh some stretches more than others.
  * Both are sampled by the same loop at the same rate, so the sampler's own draw is in both and
  * cancels. A difference not above three standard errors (from the baseline's sample spread) is
  * no measurement: the result is null and the job says energy_below_noise — never a silent 0.
@@ -171,7 +182,7 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 export function estimateEnergy(baseline: PowerSample[], windowSamples: PowerSample[], windowMs: number, iterations: number, charging = false): EnergyEstimate | null {
   if (baseline.length < 2 || windowSamples.length < 2 || iterations <= 0 || !(windowMs > 0)) return null;
   const restW = mean(baseline.map((s) => s.watts));
-  const busyW = mean(windowSamples.map((s) => s.watts));
+  const busyW = timeMean(windowSamples);
   const sd = Math.sqrt(baseline.reduce((a, s) => a + (s.watts - restW) ** 2, 0) / (baseline.length - 1));
   const noiseW = 3 * sd * Math.sqrt(1 / baseline.length + 1 / windowSamples.length);
   // While charging, the battery takes the charger's power less the phone's draw: extra draw shows

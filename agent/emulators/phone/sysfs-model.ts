@@ -12,8 +12,9 @@
 // while some session's utilisation stays above `loadOnUtilisation` (hysteresis down to half of
 // it), and the load power is the profile's watts at the time since the load began; every other
 // session's CPU work (a battery sampler's shell loop, say) costs `activityWatts` × its
-// utilisation on top, under load or not, as light work on an otherwise idle core does. The lagged
-// profile power is recorded (`trace`) so tests can integrate the injected truth.
+// utilisation on top, under load or not, as light work on an otherwise idle core does. The load's
+// power — the lagged profile plus the light work of sessions that have been under load (their ramp
+// before crossing the threshold) — is recorded (`trace`) so tests can integrate the injected truth.
 // SysfsWriter renders the state into <root>/sys (atomically, so a concurrent `cat` never reads
 // a half-written file).
 import fs from 'node:fs';
@@ -45,7 +46,7 @@ export interface PhysicsOptions {
   /** Known extra power under load; without one, load power is proportional to utilisation. */
   profile?: PowerProfile | null;
   /**
-   * A session's utilisation that counts as "under load" for a profile (default 0.05; off below
+   * A session's utilisation that counts as "under load" for a profile (default 0.2; off below
    * half of it). 0: every live session is load, the battery sampler's loop included.
    */
   loadOnUtilisation?: number;
@@ -93,6 +94,9 @@ export class PhoneModel {
   private loadSinceS: number | null = null;
   private readonly sessionUtil = new Map<number, number>();
   private readonly loadSessions = new Set<number>();
+  private readonly sessionLight = new Map<number, number>();
+  private readonly everLoaded = new Set<number>();
+  private loadLightW = 0;
   private clockS = 0;
   /** Every step's lagged load power and total draw (newest last), for tests and benches. */
   readonly trace: PowerTracePoint[] = [];
@@ -103,7 +107,7 @@ export class PhoneModel {
       ambientC: 25, idleCurrentMa: 150, maxCurrentMa: 1200, chargerCurrentMa: 1500, batteryCapacityMah: 4575,
       startLevelPercent: 80, charging: false, currentSign: 'negative-discharge', throttleC: 45, random: Math.random,
       startTemperatureC: (options.ambientC ?? 25) + IDLE_HEAT_C,
-      riseTauS: 0.2, fallTauS: 0.3, profile: null, loadOnUtilisation: 0.05, activityWatts: NaN,
+      riseTauS: 0.2, fallTauS: 0.3, profile: null, loadOnUtilisation: 0.2, activityWatts: NaN,
       ...definedOnly(options),
     } as Required<PhysicsOptions>;
     if (!Number.isFinite(this.o.activityWatts)) this.o.activityWatts = ((this.o.maxCurrentMa - this.o.idleCurrentMa) / 1000) * this.ocvV();
@@ -185,16 +189,28 @@ export class PhoneModel {
       else if (this.loadSinceS !== null && this.loadSessions.size === 0) this.loadSinceS = null;
       const target = this.loadSinceS === null ? 0 : profileWatts(profile, this.clockS - this.loadSinceS);
       this.loadWatts = lag(this.loadWatts, target);
-      let light = 0;
-      for (const [id, u] of this.sessionUtil) if (!this.loadSessions.has(id)) light += u;
-      this.activityW = lag(this.activityW, this.o.activityWatts * Math.min(1, light));
+      // Light work, lagged per session; a session that has been under load (the runner) counts
+      // its light work, the ramp before it crossed the threshold included, with the load.
+      let other = 0;
+      let loadLight = 0;
+      for (const id of new Set([...this.sessionUtil.keys(), ...this.sessionLight.keys()])) {
+        if (this.loadSessions.has(id)) this.everLoaded.add(id);
+        const u = this.loadSessions.has(id) ? 0 : this.sessionUtil.get(id) ?? 0;
+        const w = lag(this.sessionLight.get(id) ?? 0, this.o.activityWatts * u);
+        if (w < 1e-6 && !this.sessionUtil.has(id)) { this.sessionLight.delete(id); this.everLoaded.delete(id); continue; }
+        this.sessionLight.set(id, w);
+        if (this.everLoaded.has(id)) loadLight += w;
+        else other += w;
+      }
+      this.activityW = other;
+      this.loadLightW = loadLight;
     } else {
       this.loadWatts = lag(this.loadWatts, this.o.activityWatts * this.utilisation);
     }
-    const totalWatts = this.idleWatts() + this.loadWatts + this.activityW;
+    const totalWatts = this.idleWatts() + this.loadWatts + this.loadLightW + this.activityW;
     const noise = (this.o.random() - 0.5) * 10;
     this.currentMa = this.currentForWatts(totalWatts) + noise;
-    this.trace.push({ tMs: performance.now(), loadWatts: this.loadWatts, totalWatts });
+    this.trace.push({ tMs: performance.now(), loadWatts: this.loadWatts + this.loadLightW, totalWatts });
     if (this.trace.length > TRACE_POINTS) this.trace.splice(0, this.trace.length - TRACE_POINTS);
     this.averageCurrentMa += (this.currentMa - this.averageCurrentMa) * (1 - Math.exp(-dtS / 5));
     const netIntoBattery = (this.charging ? this.o.chargerCurrentMa : 0) - this.currentMa;
