@@ -224,7 +224,10 @@ export class AdbDriver implements Driver {
     await sampler?.start();
     // The resting baseline comes first, settled, with the runner not yet started: after a run the
     // current is still decaying (docs/benchmarks.md, "Energy accuracy").
+    const baselineFrom = performance.now();
     const baseline = sampler ? await sampler.baseline(ctx.signal) : null;
+    // The settle and the baseline are a measurement the job asked for, not the agent's overhead.
+    const baselineWaitMs = performance.now() - baselineFrom;
     if (ctx.signal.aborted) {
       sampler?.stop();
       throw new JobFailure('canceled', 'aborted');
@@ -234,7 +237,8 @@ export class AdbDriver implements Driver {
     const pidFile = `${where.dir}/pid`;
     const handle = await phone.stream(`cd ${shq(where.dir)} && sh -c ${shq(`echo $$ > ${pidFile}; exec sh -c ${shq(command)}`)} 2>&1`, (line) => watcher.line(line));
     const runStart = performance.now();
-    if (ctx.receivedAt !== undefined) ctx.timings.agent_overhead_ms = Math.round((runStart - ctx.receivedAt) * 10) / 10;
+    if (ctx.receivedAt !== undefined) ctx.timings.agent_overhead_ms = Math.round((runStart - ctx.receivedAt - baselineWaitMs) * 10) / 10;
+    if (sampler) ctx.timings.energy_baseline_wait_ms = Math.round(baselineWaitMs);
     const kill = () => {
       void phone.exec(`p=$(cat ${shq(pidFile)} 2>/dev/null); [ -n "$p" ] && { pkill -9 -P $p 2>/dev/null; kill -9 $p 2>/dev/null; }; true`).catch(() => {})
         .finally(() => handle.stop());
