@@ -121,20 +121,29 @@ export class PowerSampler {
   /**
    * Waits until the phone has settled — at least `settleMs` (and samples in both halves), then for
    * as long as the power still falls (the last half second lower than the one before by more than
-   * three standard errors; at most `maxSettleMs`) — then samples the baseline. Returns its samples and the
-   * settle time.
+   * three standard errors; at most `maxSettleMs`) — then samples the baseline, and starts over
+   * when the power fell within the baseline itself. Returns its samples and the settle time.
    */
   async baseline(signal: AbortSignal): Promise<{ samples: PowerSample[]; settledMs: number }> {
     let at = this.startedMs + this.plan.settleMs;
     const latest = this.startedMs + (this.plan.maxSettleMs ?? 10_000);
     for (;;) {
-      await this.until(at, signal);
-      if (signal.aborted || at >= latest || !falling(samplesIn(this.samples, at - 1000, at - 500), samplesIn(this.samples, at - 500, at))) break;
-      at += 250;
+      for (;;) {
+        await this.until(at, signal);
+        if (signal.aborted || at >= latest || !falling(samplesIn(this.samples, at - 1000, at - 500), samplesIn(this.samples, at - 500, at))) break;
+        at += 250;
+      }
+      const to = at + this.plan.baselineMs;
+      await this.until(to, signal);
+      // A current that held up and then fell inside the baseline (a previous job's load ending) is
+      // no rest: settle on from there and take the baseline again.
+      const mid = (at + to) / 2;
+      if (!signal.aborted && to < latest && falling(samplesIn(this.samples, at, mid), samplesIn(this.samples, mid, to))) {
+        at = to;
+        continue;
+      }
+      return { samples: samplesIn(this.samples, at, to), settledMs: Math.round(at - this.startedMs) };
     }
-    const to = at + this.plan.baselineMs;
-    await this.until(to, signal);
-    return { samples: samplesIn(this.samples, at, to), settledMs: Math.round(at - this.startedMs) };
   }
 
   stop(): void {
