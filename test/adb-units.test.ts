@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { parseGetprop } from '../agent/drivers/adb/describe.js';
 import { shq } from '../agent/drivers/adb/phone.js';
-import { energyPerInferenceMj, meanWatts, wattsFrom, type PowerSample } from '../agent/drivers/adb/power.js';
+import { estimateEnergy, wattsFrom, type PowerSample } from '../agent/drivers/adb/power.js';
 import { adbConfigSchema, adbServerAddress } from '../agent/drivers/adb/config.js';
 
 test('getprop output is parsed, CRLF tolerated', () => {
@@ -25,15 +25,23 @@ test('battery power uses the magnitude whatever the vendor sign convention', () 
   assert.equal(wattsFrom(500_000, 4_000_000), 2);
 });
 
-test('energy per inference subtracts the idle baseline over the timed window', () => {
-  const samples: PowerSample[] = [];
-  for (let t = 0; t <= 1000; t += 50) samples.push({ tMs: t, watts: 0.5 }); // idle: 0.5 W
-  for (let t = 1100; t <= 3100; t += 50) samples.push({ tMs: t, watts: 2.5 }); // busy: 2.5 W
-  assert.equal(meanWatts(samples, 0, 1000), 0.5);
-  // 2 W above idle for 2 s = 4 J over 400 inferences = 10 mJ each.
-  const mj = energyPerInferenceMj(samples, [0, 1000], [1100, 3100], 400);
-  assert.ok(mj !== null && Math.abs(mj - 10) < 1e-9, String(mj));
-  assert.equal(energyPerInferenceMj(samples, [5000, 6000], [1100, 3100], 400), null, 'no baseline samples: no energy rather than a wrong one');
+test('energy per inference: window power less the resting baseline; below noise gives no number', () => {
+  const at = (from: number, to: number, step: number, watts: (i: number) => number): PowerSample[] => {
+    const out: PowerSample[] = [];
+    for (let t = from, i = 0; t <= to; t += step, i++) out.push({ tMs: t, watts: watts(i) });
+    return out;
+  };
+  const wobble = (i: number) => (i % 2 ? 0.001 : -0.001);
+  // Rest 0.5 W (the sampler's draw included); busy 2.5 W for 2 s.
+  const baseline = at(0, 1000, 50, (i) => 0.5 + wobble(i));
+  const window = at(1100, 3100, 50, (i) => 2.5 + wobble(i));
+  const e = estimateEnergy(baseline, window, 2000, 400);
+  // 2 W above rest for 2 s = 4 J over 400 inferences = 10 mJ each.
+  assert.ok(e && e.mjPerInference !== null && Math.abs(e.mjPerInference - 10) < 0.01, JSON.stringify(e));
+  assert.equal(estimateEnergy([], window, 2000, 400), null, 'no baseline samples: no energy rather than a wrong one');
+  // A window no higher than the baseline (the phone counted the sampler as load) is below noise: no number, not 0.
+  const flat = estimateEnergy(at(0, 1000, 50, (i) => 2.5 + wobble(i)), window, 2000, 400);
+  assert.ok(flat && flat.mjPerInference === null && flat.netW < flat.noiseW, JSON.stringify(flat));
 });
 
 test('the default ADB config runs ONNX Runtime\'s own onnxruntime_perf_test; the adb server comes from the config, then adb\'s variables', () => {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Sysfs, thermalSnapshot } from '../agent/drivers/linux/sysfs.js';
+import { throttleReasons } from '../agent/drivers/throttling.js';
 import { createEnergyMeter, integratePowerUw } from '../agent/drivers/linux/energy.js';
 import { describeHost } from '../agent/drivers/linux/describe.js';
 
@@ -124,7 +125,34 @@ test('thermalZones falls back to the zone name without a type and skips zones wi
 
 test('thermalSnapshot averages and minimises frequencies in MHz and takes the hottest zone', () => {
   // (1234567 + 1800000 + 600000 + 1500000) / 4 = 1283641.75 kHz → 1283.64 MHz; min 600 MHz; max 47.234 → 47.23 °C
-  assert.deepEqual(thermalSnapshot(new Sysfs(mainTree())), { cpu_freq_mhz_avg: 1283.64, cpu_freq_mhz_min: 600, temp_c_max: 47.23 });
+  assert.deepEqual(thermalSnapshot(new Sysfs(mainTree())), {
+    cpu_freq_mhz_avg: 1283.64, cpu_freq_mhz_min: 600, temp_c_max: 47.23,
+    freq: { curKhz: [1234567, 1800000, 600000, 1500000], capKhz: [], maxKhz: [], cooling: [0] },
+  });
+});
+
+test('throttling on the host follows caps and cooling devices, not a warm start or a rising frequency', () => {
+  const cpu = (i: number, cur: number, cap: number) => ({
+    [`sys/devices/system/cpu/cpu${i}/cpufreq/scaling_cur_freq`]: `${cur}\n`,
+    [`sys/devices/system/cpu/cpu${i}/cpufreq/scaling_max_freq`]: `${cap}\n`,
+    [`sys/devices/system/cpu/cpu${i}/cpufreq/cpuinfo_max_freq`]: '2112000\n',
+  });
+  const tree = (cur: number, cap: number, state: number, celsius: number) => new Sysfs(makeTree({
+    ...cpu(0, cur, cap), ...cpu(1, cur, cap),
+    'sys/class/thermal/thermal_zone0/temp': `${celsius * 1000}\n`,
+    'sys/class/thermal/cooling_device0/cur_state': `${state}\n`,
+  }));
+  const warmIdle = thermalSnapshot(tree(505000, 2112000, 0, 47)).freq;
+  // Warm at the start, the frequency rose 505 → 2112 MHz: not throttled.
+  assert.deepEqual(throttleReasons(warmIdle, [thermalSnapshot(tree(2112000, 2112000, 0, 52)).freq]), []);
+  // The cap fell below cpuinfo_max_freq during the run: throttled.
+  assert.deepEqual(throttleReasons(warmIdle, [thermalSnapshot(tree(1500000, 1500000, 0, 52)).freq]), ['frequency_capped']);
+  // A cooling device engaged: throttled.
+  assert.deepEqual(throttleReasons(warmIdle, [thermalSnapshot(tree(2112000, 2112000, 2, 52)).freq]), ['thermal_status']);
+  // Without readable caps, a frequency falling under load counts.
+  const bare = (cur: number) => ({ curKhz: [cur], capKhz: [], maxKhz: [], cooling: [] });
+  assert.deepEqual(throttleReasons(bare(500000), [bare(2000000), bare(1500000)]), ['frequency_fell']);
+  assert.deepEqual(throttleReasons(bare(500000), [bare(1500000), bare(2000000)]), []);
 });
 
 test('an empty tree reads as nothing', () => {
@@ -133,7 +161,7 @@ test('an empty tree reads as nothing', () => {
   assert.deepEqual(sys.thermalZones(), []);
   assert.deepEqual(sys.raplDomains(), []);
   assert.deepEqual(sys.hwmonPowerSensors(), []);
-  assert.deepEqual(thermalSnapshot(sys), { cpu_freq_mhz_avg: null, cpu_freq_mhz_min: null, temp_c_max: null });
+  assert.deepEqual(thermalSnapshot(sys), { cpu_freq_mhz_avg: null, cpu_freq_mhz_min: null, temp_c_max: null, freq: { curKhz: [], capKhz: [], maxKhz: [], cooling: [] } });
   assert.equal(sys.readText('proc/device-tree/model'), null);
   assert.equal(sys.readNumber('nope'), null);
 });

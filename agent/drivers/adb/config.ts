@@ -2,6 +2,7 @@
 // which runner each runtime uses on phones, and the energy / thermal policy.
 import { z } from 'zod';
 import { RUNTIMES } from '../../../protocol/domain.js';
+import { DEFAULT_WARM_CELSIUS } from '../throttling.js';
 
 export const runnerProfileSchema = z.strictObject({
   /** Which output parser reads the runner's stdout. */
@@ -50,15 +51,21 @@ export const adbConfigSchema = z.strictObject({
   connect: z.array(z.string().regex(/^[^:\s]+:\d+$/)).default([]),
   runners: z.partialRecord(z.enum(RUNTIMES), runnerProfileSchema).default(DEFAULT_PHONE_RUNNERS),
   energy: z.strictObject({
+    /** Battery samples per second, through the baseline and the run. */
     sampleHz: z.number().min(1).max(200).default(20),
-    baselineMs: z.number().int().min(0).max(60_000).default(1000),
-  }).default({ sampleHz: 20, baselineMs: 1000 }),
+    /** Resting baseline taken before the runner starts, ms. */
+    baselineMs: z.number().int().min(200).max(60_000).default(1000),
+    /** Least rest before the baseline, the sampler running; longer while the current still falls (up to 10 s), ms. */
+    settleMs: z.number().int().min(0).max(60_000).default(500),
+  }).default({ sampleHz: 20, baselineMs: 1000, settleMs: 500 }),
   thermal: z.strictObject({
-    /** A job starts only when the hottest zone is below this; the window is flagged throttled above it. */
+    /** A job starts only when the hottest zone is below this (the cooldown gate). */
     maxStartCelsius: z.number().default(45),
+    /** A run whose hottest zone was at or above this at the start is `started_warm` (not throttled). */
+    warmCelsius: z.number().default(DEFAULT_WARM_CELSIUS),
     maxWaitMs: z.number().int().min(0).default(120_000),
     pollMs: z.number().int().min(50).default(2000),
-  }).default({ maxStartCelsius: 45, maxWaitMs: 120_000, pollMs: 2000 }),
+  }).default({ maxStartCelsius: 45, warmCelsius: DEFAULT_WARM_CELSIUS, maxWaitMs: 120_000, pollMs: 2000 }),
   /** Remote working folder. */
   remoteRoot: z.string().default('/data/local/tmp/benchfleet'),
 });

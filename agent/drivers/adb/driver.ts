@@ -13,10 +13,9 @@ import { JobFailure, type Driver, type JobContext, type JobOutput } from '../dri
 import { adbServerAddress, DEFAULT_PROGRAMS, type AdbConfig, type RunnerProfile } from './config.js';
 import { describePhone } from './describe.js';
 import { Phone, shq, type AdbClient } from './phone.js';
-import { BATTERY_COMMAND, energyPerInferenceMj, parseBattery, PowerSampler, readThermal, type BatteryInfo, type ThermalState } from './power.js';
+import { BATTERY_COMMAND, estimateEnergy, parseBattery, PowerSampler, readThermal, samplesIn, type BatteryInfo, type ThermalState } from './power.js';
+import { throttleReasons } from '../throttling.js';
 import { sha256File } from '../../model-cache.js';
-
-const BASELINE_SETTLE_MS = 200;
 
 export class AdbDriver implements Driver {
   readonly name = 'adb' as const;
@@ -249,14 +248,26 @@ export class AdbDriver implements Driver {
       }
     }
     const battery = where.battery;
-    const sampler = battery ? new PowerSampler(phone, battery.dir, this.config.energy.sampleHz) : null;
+    const { sampleHz, baselineMs, settleMs } = this.config.energy;
+    const sampler = battery ? new PowerSampler(phone, battery.dir, sampleHz, { settleMs, baselineMs }) : null;
     await sampler?.start();
+    // The resting baseline comes first, settled, with the runner not yet started: after a run the
+    // current is still decaying (docs/benchmarks.md, "Energy accuracy").
+    const baselineFrom = performance.now();
+    const baseline = sampler ? await sampler.baseline(ctx.signal) : null;
+    // The settle and the baseline are a measurement the job asked for, not the agent's overhead.
+    const baselineWaitMs = performance.now() - baselineFrom;
+    if (ctx.signal.aborted) {
+      sampler?.stop();
+      throw new JobFailure('canceled', 'aborted');
+    }
 
     const watcher = new RunnerWatcher(ctx.progress);
     const pidFile = `${where.dir}/pid`;
     const handle = await phone.stream(`cd ${shq(where.dir)} && sh -c ${shq(`echo $$ > ${pidFile}; exec sh -c ${shq(command)}`)} 2>&1`, (line) => watcher.line(line));
     const runStart = performance.now();
-    if (ctx.receivedAt !== undefined) ctx.timings.agent_overhead_ms = Math.round((runStart - ctx.receivedAt) * 10) / 10;
+    if (ctx.receivedAt !== undefined) ctx.timings.agent_overhead_ms = Math.round((runStart - ctx.receivedAt - baselineWaitMs) * 10) / 10;
+    if (sampler) ctx.timings.energy_baseline_wait_ms = Math.round(baselineWaitMs);
     const kill = () => {
       void phone.exec(`p=$(cat ${shq(pidFile)} 2>/dev/null); [ -n "$p" ] && { pkill -9 -P $p 2>/dev/null; kill -9 $p 2>/dev/null; }; true`).catch(() => {})
         .finally(() => handle.stop());
@@ -272,30 +283,22 @@ export class AdbDriver implements Driver {
     } finally {
       ctx.signal.removeEventListener('abort', kill);
     }
-    if (ctx.signal.aborted) {
-      sampler?.stop();
-      throw new JobFailure('canceled', 'aborted');
-    }
     const runEnd = performance.now();
-    const after = await readThermal(phone).catch(() => null);
-    // The idle baseline is measured right after the run (after a short settle), not before it:
-    // measuring it first would add its whole length to every job's start-up (see docs/benchmarks.md).
-    const baselineStart = runEnd + BASELINE_SETTLE_MS;
-    const baselineEnd = baselineStart + this.config.energy.baselineMs;
-    if (sampler) await sleep(Math.max(0, baselineEnd - performance.now()), ctx.signal);
     sampler?.stop();
+    if (ctx.signal.aborted) throw new JobFailure('canceled', 'aborted');
+    const after = await readThermal(phone).catch(() => null);
     const parsed = watcher.finish(profile.parser, result.exitCode);
 
     const measurements: SampleSet[] = parsed.measurements.map((m) => ({ ...m }));
-    const threshold = this.config.thermal.maxStartCelsius;
-    // Throttled: the frequency dropped or the temperature crossed the threshold during the timed
-    // window (sampled alongside battery power) or by the end of the run.
+    // Throttled only from what shows it: a frequency cap below the maximum, a cooling device
+    // engaging, or (caps unreadable) a falling frequency, during the timed window or by its end.
     const span = watcher.window ?? [runStart, runEnd];
     const during = [...(sampler?.thermal.filter((t) => t.tMs >= span[0] && t.tMs <= span[1]) ?? []), ...(after ? [after] : [])];
-    const minFreq = where.before.minFreqKhz;
-    const throttled = during.some((t) =>
-      (minFreq !== null && t.minFreqKhz !== null && t.minFreqKhz < minFreq * 0.9) || (t.maxCelsius !== null && t.maxCelsius >= threshold));
+    const reasons = throttleReasons(where.before, during);
+    const throttled = reasons.length > 0;
+    const startedWarm = where.before.maxCelsius !== null && where.before.maxCelsius >= this.config.thermal.warmCelsius;
     const peakDuring = Math.max(...during.map((t) => t.maxCelsius ?? -Infinity));
+    const peakFreq = Math.max(...during.map((t) => t.avgFreqKhz ?? -Infinity));
     if (throttled) for (const m of measurements) m.flags = [...(m.flags ?? []), 'throttled'];
     const environment: JobOutput['environment'] = {
       ...parsed.environment,
@@ -303,23 +306,33 @@ export class AdbDriver implements Driver {
       temp_c_before: where.before.maxCelsius, temp_c_after: after?.maxCelsius ?? null,
       temp_c_peak: Number.isFinite(peakDuring) ? Math.round(peakDuring * 10) / 10 : null,
       cpu_freq_mhz_before: where.before.avgFreqKhz === null ? null : Math.round(where.before.avgFreqKhz / 1000),
+      cpu_freq_mhz_peak: Number.isFinite(peakFreq) ? Math.round(peakFreq / 1000) : null,
       cpu_freq_mhz_after: after?.avgFreqKhz == null ? null : Math.round(after.avgFreqKhz / 1000),
-      ...ctx.timings, throttled, battery_level: battery?.level ?? null, battery_status: battery?.status ?? null, charging: battery?.charging ?? null,
+      ...ctx.timings, throttled, throttle_reasons: reasons.join(',') || null, started_warm: startedWarm,
+      battery_level: battery?.level ?? null, battery_status: battery?.status ?? null, charging: battery?.charging ?? null,
     };
-    if (sampler) {
+    if (sampler && baseline) {
       environment.power_samples = sampler.samples.length;
       const window = watcher.window;
       const iterations = measurements.find((m) => m.metric === 'latency_ms')?.samples.length ?? 0;
       // Energy per inference needs the timed window's edges (JSON-lines runners print them); for
       // other runners only the whole run's energy is known, which includes loading and warm-up.
-      const mj = window ? energyPerInferenceMj(sampler.samples, [baselineStart, baselineEnd], window, iterations) : null;
-      if (mj !== null) {
-        measurements.push({ metric: 'energy_mj', unit: 'mJ', samples: [mj], flags: battery?.charging ? ['charging'] : [] });
+      const [from, to] = window ?? [runStart, runEnd];
+      environment.baseline_settle_ms = baseline.settledMs;
+      const e = estimateEnergy(baseline.samples, samplesIn(sampler.samples, from, to), to - from, window ? iterations : 1, battery?.charging ?? false);
+      if (e) {
+        const mw = (w: number) => Math.round(w * 1e5) / 100;
+        Object.assign(environment, { power_rest_mw: mw(e.restW), power_busy_mw: mw(e.busyW), power_noise_mw: mw(e.noiseW) });
+      }
+      if (!e) {
+        environment.energy_skipped = `the ${window ? 'timed window' : 'run'} (${Math.round(to - from)} ms) or the baseline held too few power samples at ${sampleHz} Hz; give --min-duration of a few seconds`;
+      } else if (e.mjPerInference === null) {
+        environment.energy_below_noise = true;
+        environment.energy_skipped = `the power above rest (${(e.netW * 1000).toFixed(1)} mW) is within the baseline's noise (±${(e.noiseW * 1000).toFixed(1)} mW): no energy figure`;
       } else if (window) {
-        environment.energy_skipped = `the timed window (${Math.round(window[1] - window[0])} ms) held too few power samples at ${this.config.energy.sampleHz} Hz; give --min-duration of a few seconds`;
+        measurements.push({ metric: 'energy_mj', unit: 'mJ', samples: [e.mjPerInference], flags: battery?.charging ? ['charging'] : [] });
       } else {
-        const whole = energyPerInferenceMj(sampler.samples, [baselineStart, baselineEnd], [runStart, runEnd], 1);
-        if (whole !== null) environment.energy_whole_run_mj = Math.round(whole * 1000) / 1000;
+        environment.energy_whole_run_mj = Math.round(e.mjPerInference * 1000) / 1000;
       }
     }
     return { measurements, environment, operators: parsed.operators };

@@ -56,7 +56,7 @@ export class Phone {
    * Streams a long-running command: calls onLine for every output line (CR stripped) as it
    * arrives. Resolves with the exit status once the end marker arrives; `stop()` closes the stream.
    */
-  async stream(command: string, onLine: (line: string) => void): Promise<{ done: Promise<ShellResult>; stop(): void }> {
+  async stream(command: string, onLine: (line: string) => void): Promise<{ done: Promise<ShellResult>; stop(): void; write(text: string): void }> {
     const stream = await this.open(command);
     let pending = '';
     let all = '';
@@ -75,7 +75,7 @@ export class Phone {
       });
       stream.on('error', (err) => reject(lostPhone(this.serial, err)));
     });
-    return { done, stop: () => stream.end() };
+    return { done, stop: () => stream.end(), write: (text: string) => { if (stream.writable) stream.write(text); } };
   }
 
   async push(localPath: string, remotePath: string, mode = 0o755): Promise<void> {

@@ -10,6 +10,7 @@ import { JobFailure, type Driver, type JobContext, type JobOutput } from '../dri
 import { describeHost } from './describe.js';
 import { createEnergyMeter, type EnergyReading } from './energy.js';
 import { Sysfs, thermalSnapshot } from './sysfs.js';
+import { DEFAULT_WARM_CELSIUS, throttleReasons } from '../throttling.js';
 import { runLocalCommand } from './command-runner.js';
 import type { RunnerProfile } from '../adb/config.js';
 
@@ -42,6 +43,13 @@ export class LinuxDriver implements Driver {
   }
 
   async run(serial: string, ctx: JobContext): Promise<JobOutput> {
+    const out = await this.runOnHost(serial, ctx);
+    // Throttled results carry the flag on every measurement, as on phones.
+    if (out.environment.throttled === true) for (const m of out.measurements) m.flags = [...(m.flags ?? []), 'throttled'];
+    return out;
+  }
+
+  private async runOnHost(serial: string, ctx: JobContext): Promise<JobOutput> {
     if (serial !== this.serial) throw new JobFailure('device_unavailable', `this agent has no linux device ${serial}`);
     const profile = this.runners[ctx.job.runtime];
     if (!profile && ctx.job.runtime !== 'onnxruntime') throw new JobFailure('unsupported_runtime', `this host has no ${ctx.job.runtime} runner configured`);
@@ -94,14 +102,20 @@ const round = (n: number): number => Math.round(n * 1000) / 1000;
 
 type Snapshot = ReturnType<typeof thermalSnapshot>;
 
-function snapshotEnv(before: Snapshot, after: Snapshot): Record<string, number | boolean | null> {
+function snapshotEnv(before: Snapshot, after: Snapshot): Record<string, number | string | boolean | null> {
   return {
     cpu_freq_mhz_before: before.cpu_freq_mhz_avg,
     cpu_freq_mhz_after: after.cpu_freq_mhz_avg,
     temp_c_before: before.temp_c_max,
     temp_c_after: after.temp_c_max,
-    throttled: before.cpu_freq_mhz_min !== null && after.cpu_freq_mhz_min !== null && after.cpu_freq_mhz_min < before.cpu_freq_mhz_min * 0.9,
+    // The same flags as on phones (../throttling.ts); the host is read at the start and at the end of the run.
+    ...throttleEnv(throttleReasons(before.freq, [after.freq])),
+    started_warm: before.temp_c_max !== null && before.temp_c_max >= DEFAULT_WARM_CELSIUS,
   };
+}
+
+function throttleEnv(reasons: string[]): { throttled: boolean; throttle_reasons: string | null } {
+  return { throttled: reasons.length > 0, throttle_reasons: reasons.join(',') || null };
 }
 
 interface WorkerResult {

@@ -2,6 +2,7 @@
 // frequencies, thermal zones, RAPL energy counters and hwmon power sensors (INA2xx and others).
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FreqSnapshot } from '../throttling.js';
 
 export class Sysfs {
   constructor(readonly root: string = '/') {}
@@ -41,6 +42,15 @@ export class Sysfs {
       .filter((n): n is number => n !== null);
   }
 
+  /** Per CPU with cpufreq: current, cap (scaling_max_freq) and maximum (cpuinfo_max_freq), kHz. */
+  cpuFreqSnapshot(): FreqSnapshot {
+    const dirs = this.list('sys/devices/system/cpu').filter((d) => /^cpu\d+$/.test(d));
+    const read = (file: string) => dirs.map((d) => this.readNumber('sys/devices/system/cpu', d, 'cpufreq', file)).filter((n): n is number => n !== null);
+    const cooling = this.list('sys/class/thermal').filter((d) => d.startsWith('cooling_device'))
+      .map((d) => this.readNumber('sys/class/thermal', d, 'cur_state')).filter((n): n is number => n !== null);
+    return { curKhz: read('scaling_cur_freq'), capKhz: read('scaling_max_freq'), maxKhz: read('cpuinfo_max_freq'), cooling };
+  }
+
   /** Thermal zones: type and temperature in °C (sysfs reports millidegrees). */
   thermalZones(): { zone: string; type: string; celsius: number }[] {
     return this.list('sys/class/thermal')
@@ -76,10 +86,11 @@ export class Sysfs {
 }
 
 /** A point-in-time view of frequency and temperature, stored in a job's environment. */
-export function thermalSnapshot(sys: Sysfs): { cpu_freq_mhz_avg: number | null; cpu_freq_mhz_min: number | null; temp_c_max: number | null } {
+export function thermalSnapshot(sys: Sysfs): { cpu_freq_mhz_avg: number | null; cpu_freq_mhz_min: number | null; temp_c_max: number | null; freq: FreqSnapshot } {
   const freqs = sys.cpuFreqsKhz();
   const temps = sys.thermalZones().map((z) => z.celsius);
   return {
+    freq: sys.cpuFreqSnapshot(),
     cpu_freq_mhz_avg: freqs.length ? round(freqs.reduce((a, b) => a + b, 0) / freqs.length / 1000) : null,
     cpu_freq_mhz_min: freqs.length ? round(Math.min(...freqs) / 1000) : null,
     temp_c_max: temps.length ? round(Math.max(...temps)) : null,

@@ -39,7 +39,8 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-interface Member { ppid: number; startTime: string; totalTicks: number }
+/** `root` is the pid the phone started (a shell session) this process descends from. */
+interface Member { ppid: number; startTime: string; totalTicks: number; root: number }
 
 export class CpuMeter {
   private members = new Map<number, Member>();
@@ -49,7 +50,7 @@ export class CpuMeter {
     if (this.members.has(pid)) return;
     const stat = readProcStat(pid);
     // Counted from zero: the whole life of a new process is work done on the phone.
-    this.members.set(pid, { ppid: stat?.ppid ?? 0, startTime: stat?.startTime ?? '', totalTicks: 0 });
+    this.members.set(pid, { ppid: stat?.ppid ?? 0, startTime: stat?.startTime ?? '', totalTicks: 0, root: pid });
   }
 
   /** Live processes on the phone. */
@@ -59,31 +60,41 @@ export class CpuMeter {
 
   /** CPU seconds consumed by the phone's processes since the previous sample. */
   sample(): number {
-    let deltaTicks = 0;
+    let total = 0;
+    for (const s of this.sampleBySession().values()) total += s;
+    return total;
+  }
+
+  /** CPU seconds since the previous sample, per shell session (keyed by the pid the phone started). */
+  sampleBySession(): Map<number, number> {
+    const ticks = new Map<number, number>();
+    const add = (root: number, n: number) => ticks.set(root, (ticks.get(root) ?? 0) + n);
     const seen = new Map<number, Member>();
-    const queue = [...this.members.keys()];
-    const queued = new Set(queue);
+    const queue = [...this.members].map(([pid, m]) => ({ pid, root: m.root }));
+    const queued = new Set(queue.map((q) => q.pid));
     for (let i = 0; i < queue.length; i++) {
-      const pid = queue[i]!;
+      const { pid, root } = queue[i]!;
       const stat = readProcStat(pid);
       if (!stat) continue;
       const known = this.members.get(pid);
       if (known && known.startTime && stat.startTime !== known.startTime) continue; // pid reused: ours is gone
-      deltaTicks += stat.totalTicks - (known?.totalTicks ?? 0);
-      seen.set(pid, { ppid: stat.ppid, startTime: stat.startTime, totalTicks: stat.totalTicks });
+      add(root, stat.totalTicks - (known?.totalTicks ?? 0));
+      seen.set(pid, { ppid: stat.ppid, startTime: stat.startTime, totalTicks: stat.totalTicks, root });
       for (const child of childrenOf(pid)) {
         if (!queued.has(child)) {
           queued.add(child);
-          queue.push(child);
+          queue.push({ pid: child, root });
         }
       }
     }
     for (const [pid, gone] of this.members) {
       if (seen.has(pid)) continue;
       // Reaped by a tracked parent: its final total is now inside the parent's cutime/cstime.
-      if (this.members.has(gone.ppid) || seen.has(gone.ppid)) deltaTicks -= gone.totalTicks;
+      if (this.members.has(gone.ppid) || seen.has(gone.ppid)) add(gone.root, -gone.totalTicks);
     }
     this.members = seen;
-    return Math.max(0, deltaTicks) / CLOCK_TICKS;
+    const out = new Map<number, number>();
+    for (const [root, n] of ticks) out.set(root, Math.max(0, n) / CLOCK_TICKS);
+    return out;
   }
 }

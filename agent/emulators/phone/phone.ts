@@ -15,7 +15,7 @@ import { DEFAULT_FEATURES, connectionBanner, phoneProps } from './profile.js';
 import { Sandbox } from './sandbox.js';
 import { parseShellService, runShell } from './shell.js';
 import { SyncSession } from './sync.js';
-import { PhoneModel, SysfsWriter, type CurrentSign } from './sysfs-model.js';
+import { PhoneModel, SysfsWriter, type CurrentSign, type PhysicsOptions, type PowerTracePoint } from './sysfs-model.js';
 import { PHONE_MARKER, installSystemBin } from './system-bin.js';
 import { AdbConnection, type AdbStream } from './transport.js';
 
@@ -37,11 +37,18 @@ export interface EmulatedPhoneOptions {
   /** Starting temperature of every thermal zone, °C. */
   startTemperatureC?: number;
   ambientC?: number;
+  /** Hottest-zone temperature where the CPU frequency caps start (default 45 °C). */
+  throttleC?: number;
   /** Sign convention of current_now: the kernel ABI says negative while discharging. */
   currentSign?: CurrentSign;
   /** Battery level at start, %. */
   batteryLevel?: number;
   memTotalKb?: number;
+  /**
+   * Battery power model: a known power profile under load (constant, stepped, ramped watts),
+   * the current's rise and fall time constants, idle and full-load current (see sysfs-model.ts).
+   */
+  power?: Pick<PhysicsOptions, 'profile' | 'riseTauS' | 'fallTauS' | 'loadOnUtilisation' | 'activityWatts' | 'idleCurrentMa' | 'maxCurrentMa'>;
   /** How often the /sys tree is updated. */
   tickMs?: number;
   log?: (message: string, extra?: Record<string, unknown>) => void;
@@ -92,6 +99,8 @@ export class EmulatedPhone {
       charging: options.charging,
       currentSign: options.currentSign,
       startLevelPercent: options.batteryLevel,
+      throttleC: options.throttleC,
+      ...options.power,
     });
     this.writer = new SysfsWriter(path.join(this.sandbox.root, 'sys'));
     installSystemBin(this.sandbox.binDir, this.props, this.id);
@@ -177,6 +186,21 @@ export class EmulatedPhone {
     this.writer.write(this.model.files());
   }
 
+  /** The injected truth: energy of the (lagged) load power over [fromMs, toMs] of performance.now(), J. */
+  loadEnergyJ(fromMs: number, toMs: number): number {
+    return this.model.loadEnergyJ(fromMs, toMs);
+  }
+
+  /** The power model's steps (lagged load power and whole draw, W), newest last. */
+  get powerTrace(): readonly PowerTracePoint[] {
+    return this.model.trace;
+  }
+
+  /** Power of the phone at rest, W. */
+  get idleWatts(): number {
+    return this.model.idleWatts();
+  }
+
   /** The phone's current sysfs values, keyed by path under /sys. */
   readings(): Record<string, string> {
     return this.model.files();
@@ -254,7 +278,7 @@ export class EmulatedPhone {
     const now = performance.now();
     const dtS = Math.min(1, (now - this.lastTickMs) / 1000);
     this.lastTickMs = now;
-    this.model.step(dtS, this.meter.sample());
+    this.model.step(dtS, this.meter.sampleBySession());
     this.writer.write(this.model.files());
   }
 

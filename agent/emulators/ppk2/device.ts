@@ -24,6 +24,8 @@ import {
   type Ppk2Calibration,
 } from '../../drivers/serial/ppk2.js';
 import { ConstantActivity, type ActivitySource } from './activity.js';
+import type { PowerProfile } from '../power-profile.js';
+import { profileWatts } from '../power-profile.js';
 import { AutoRanger, encodeWord, microampsToAdc } from './encode.js';
 import { EMULATED_CALIBRATION, renderMetadata } from './metadata.js';
 
@@ -32,6 +34,11 @@ export interface EmulatedPpk2Options {
   path: string;
   /** Where the activity comes from (default: constant 0, an idle MCU). */
   activity?: ActivitySource;
+  /**
+   * A DUT drawing known power (W, over the stream's time from its first sample): replaces
+   * idle + activity, current = watts ÷ supply voltage; the truth is profileEnergyJ over a window.
+   */
+  power?: PowerProfile;
   /** Current of the idle DUT, µA (default 250). */
   idleUa?: number;
   /** Extra current at activity 1, µA (default 7500). */
@@ -129,6 +136,12 @@ export class EmulatedPpk2 {
   modelCurrentUa(activity: number): number {
     if (this.mode === 'source' && !this.dutPower) return 0;
     return (this.opts.idleUa ?? 250) + Math.min(1, Math.max(0, activity)) * (this.opts.activeUa ?? 7500);
+  }
+
+  /** The current of a known power profile at stream time tS, µA (0 while a sourced DUT is off). */
+  profileCurrentUa(tS: number): number {
+    if (!this.opts.power || (this.mode === 'source' && !this.dutPower)) return 0;
+    return (profileWatts(this.opts.power, tS) / (this.vddMv / 1000)) * 1e6;
   }
 
   async close(): Promise<void> {
@@ -262,7 +275,7 @@ export class EmulatedPpk2 {
     for (let k = 0; k < n; k++) {
       // the activity ramps linearly from the previous batch's value to this one's
       const a = from + ((activity - from) * (k + 1)) / n;
-      const model = this.modelCurrentUa(a);
+      const model = this.opts.power ? this.profileCurrentUa((this.generated + k) / PPK2_SAMPLE_RATE_HZ) : this.modelCurrentUa(a);
       const ua = Math.max(0, model + this.gaussian() * (model * noiseFraction + noiseFloor));
       const range = this.ranger.pick(ua);
       const adc = microampsToAdc(ua, range, this.factory, this.vddMv);
