@@ -192,36 +192,31 @@ export function seriesChart(canvas: HTMLCanvasElement, points: SeriesChartPoint[
       if (!scale) return;
       const { ctx, chartArea: a } = chart;
       ctx.save();
-      ctx.lineWidth = 2;
-      ctx.font = '11px system-ui, sans-serif';
       ctx.textBaseline = 'bottom';
+      /** A vertical line just before result `index` (between it and the one before); returns its x. */
+      const lineBefore = (index: number, colour: string, width: number, dash: number[]): number => {
+        const p = index > 0 ? (scale.getPixelForValue(index - 1) + scale.getPixelForValue(index)) / 2 : scale.getPixelForValue(0);
+        ctx.strokeStyle = colour;
+        ctx.lineWidth = width;
+        ctx.setLineDash(dash);
+        ctx.beginPath();
+        ctx.moveTo(p, a.top);
+        ctx.lineTo(p, a.bottom);
+        ctx.stroke();
+        ctx.setLineDash([]);
+        return p;
+      };
       // Model versions: a dotted purple line before the first result of each new version, labelled at the bottom.
       ctx.font = '10px system-ui, sans-serif';
       versions.forEach((v) => {
-        const p = v.index > 0 ? (scale.getPixelForValue(v.index - 1) + scale.getPixelForValue(v.index)) / 2 : scale.getPixelForValue(0);
-        ctx.strokeStyle = PURPLE;
-        ctx.lineWidth = 1;
-        ctx.setLineDash([2, 3]);
-        ctx.beginPath();
-        ctx.moveTo(p, a.top);
-        ctx.lineTo(p, a.bottom);
-        ctx.stroke();
-        ctx.setLineDash([]);
+        const p = lineBefore(v.index, PURPLE, 1, [2, 3]);
         ctx.fillStyle = PURPLE;
         ctx.fillText(v.text, Math.min(p + 3, a.right - ctx.measureText(v.text).width), a.bottom - 3);
       });
-      ctx.lineWidth = 2;
       ctx.font = '11px system-ui, sans-serif';
       changes.forEach((c, n) => {
         const colour = c.direction === 'regression' ? RED : GREEN;
-        const p = c.index > 0 ? (scale.getPixelForValue(c.index - 1) + scale.getPixelForValue(c.index)) / 2 : scale.getPixelForValue(0);
-        ctx.strokeStyle = colour;
-        ctx.setLineDash([6, 4]);
-        ctx.beginPath();
-        ctx.moveTo(p, a.top);
-        ctx.lineTo(p, a.bottom);
-        ctx.stroke();
-        ctx.setLineDash([]);
+        const p = lineBefore(c.index, colour, 2, [6, 4]);
         // Labels of neighbouring changes alternate between two rows so they do not overlap.
         const y = a.top + 14 + (n % 2) * 14;
         const w = ctx.measureText(c.text).width;

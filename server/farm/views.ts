@@ -94,18 +94,20 @@ function toRunView(db: Db, models: ModelStore, row: RunRow): RunView {
 /** Per device of a run: the latency median and the verdict that matters most; or the gate A/B test's outcome. */
 function headlineOf(db: Db, runId: string): RunHeadline[] {
   const jobs = db.prepare(
-    `SELECT j.id, d.name AS device_name, j.status, j.error_code, me.median, me.unit FROM jobs j JOIN devices d ON d.id = j.device_id
+    `SELECT j.id, d.name AS device_name, j.status, j.error_code, me.median, me.unit, COALESCE(j.model_sha256, r.model_sha256) AS sha
+     FROM jobs j JOIN devices d ON d.id = j.device_id JOIN runs r ON r.id = j.run_id
        LEFT JOIN measurements me ON me.job_id = j.id AND me.metric = 'latency_ms'
      WHERE j.run_id = ? AND j.confirms_job_id IS NULL AND j.ab_test_id IS NULL ORDER BY d.name, j.created_at`,
-  ).all(runId) as { id: string; device_name: string; status: JobStatus; error_code: string | null; median: number | null; unit: string | null }[];
+  ).all(runId) as { id: string; device_name: string; status: JobStatus; error_code: string | null; median: number | null; unit: string | null; sha: string }[];
   const verdicts = db.prepare(`SELECT metric, verdict, effect, confirmation FROM verdicts WHERE job_id = ?`);
+  const fidelity = db.prepare(`SELECT metric, count, median, mean, max FROM measurements WHERE job_id = ? AND metric IN (?, ?, ?, ?)`);
   const rank = (v: { metric: string; verdict: string; confirmation: string }): number =>
     (v.verdict === 'regression' ? (v.confirmation === 'not_confirmed' ? 2 : 0) : 4) + (v.metric === 'latency_ms' ? 0 : 1);
   const out: RunHeadline[] = jobs.map((j) => {
     const vs = verdicts.all(j.id) as { metric: string; verdict: VerdictView['verdict']; effect: number | null; confirmation: VerdictView['confirmation'] }[];
     const v = vs.filter((x) => x.verdict === 'regression' || x.metric === 'latency_ms').sort((a, b) => rank(a) - rank(b))[0];
-    const flagged = (db.prepare(`SELECT COUNT(*) AS n FROM measurements WHERE job_id = ? AND metric LIKE 'fidelity_%'`).get(j.id) as { n: number }).n > 0
-      && (getJobFidelityFlags(db, j.id).length > 0);
+    const ms = fidelity.all(j.id, FIDELITY_METRICS.cosine, FIDELITY_METRICS.top1, FIDELITY_METRICS.maxAbsError, FIDELITY_METRICS.accuracy) as MeasurementSummary[];
+    const flagged = ms.length > 0 && (fidelityOf(db, j.sha, ms)?.flags.length ?? 0) > 0;
     return {
       device_name: j.device_name, job_id: j.id, status: j.status, error_code: j.error_code, median: j.median, unit: j.unit,
       metric: v?.metric ?? null, verdict: v?.verdict ?? null, effect: v?.effect ?? null, confirmation: v?.confirmation ?? null, ab_status: null, fidelity_flagged: flagged,
@@ -122,11 +124,6 @@ function headlineOf(db: Db, runId: string): RunHeadline[] {
   return out;
 }
 
-function getJobFidelityFlags(db: Db, jobId: string): string[] {
-  const row = db.prepare(`${JOB_SELECT} WHERE j.id = ?`).get(jobId) as JobRow;
-  const ms = db.prepare(`SELECT metric, count, median, mean, max FROM measurements WHERE job_id = ?`).all(jobId) as MeasurementSummary[];
-  return fidelityOf(db, row.model_sha256 ?? row.run_model_sha256, ms)?.flags ?? [];
-}
 
 export function listRuns(db: Db, models: ModelStore, limit: number, cursor?: string, filter: { status?: string | undefined; family?: string | undefined } = {}): Page<RunView> {
   const rows = db.prepare(
