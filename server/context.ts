@@ -1,6 +1,7 @@
 // What request handlers and socket handlers share: the database, the model store, the queue
 // policy, a clock, and the two notifiers (live dashboard events, agent dispatch).
 import type { Db } from './db/open.js';
+import type { DispatchHint } from './agents/dispatcher.js';
 import type { ModelStore } from './models/store.js';
 import type { QueuePolicy } from './queue/jobs.js';
 import type { LiveEvent } from '../protocol/api.js';
@@ -26,8 +27,8 @@ export interface ServerContext {
   now: () => number;
   /** Pushes an event to every dashboard socket. */
   publish(event: LiveEvent): void;
-  /** Asks the dispatcher to look for claimable jobs soon. */
-  kick(): void;
+  /** Tells the dispatcher what changed (jobs queued on a run, devices freed, an agent ready); with nothing named, it sweeps the queue. */
+  kick(hint?: DispatchHint): void;
   /** A token or an agent was revoked: sockets opened with it are closed at once. */
   revoked(what: { tokenId?: string; agentId?: string }): void;
   /** Tells the agent holding a job to stop it. */

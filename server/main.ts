@@ -8,7 +8,7 @@ import { ModelStore } from './models/store.js';
 import { DEFAULT_POLICY, reapExpiredLeases, type QueuePolicy } from './queue/jobs.js';
 import { createApp } from './http/app.js';
 import { SocketHub } from './sockets.js';
-import { dispatch } from './agents/dispatcher.js';
+import { Dispatcher } from './agents/dispatcher.js';
 import { countAdminTokens, createToken } from './auth/tokens.js';
 import type { ServerConfig, ServerContext } from './context.js';
 import type { Log } from './agents/session.js';
@@ -16,6 +16,7 @@ import type { LiveEvent } from '../protocol/api.js';
 import { DEFAULT_WEBHOOK_CONFIG, WebhookDeliverer, type WebhookConfig } from './webhooks/deliver.js';
 import { advanceAbTests } from './regression/ab.js';
 import { pruneForgottenDevices } from './farm/registry.js';
+import { stmt } from './db/statements.js';
 
 export interface StartOptions extends Partial<ServerConfig> { policy?: Partial<QueuePolicy>; webhooks?: Partial<WebhookConfig>; log?: Log; now?: () => number }
 
@@ -66,7 +67,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const models = new ModelStore(db, path.join(config.dataDir, 'models'));
   const policy: QueuePolicy = { ...DEFAULT_POLICY, ...policyOverrides };
   let hub: SocketHub | null = null;
-  let kickTimer: NodeJS.Timeout | null = null;
+  let dispatcher: Dispatcher | null = null;
   let listenUrl = '';
   const now = nowOption ?? (() => Date.now());
   const deliverer = new WebhookDeliverer(db, { ...DEFAULT_WEBHOOK_CONFIG, ...webhookOverrides }, () => config.publicUrl ?? listenUrl, log, now);
@@ -75,9 +76,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     db, models, policy, config,
     now,
     publish: (event: LiveEvent) => hub?.publish(event),
-    kick: () => {
-      if (kickTimer) return;
-      kickTimer = setTimeout(() => { kickTimer = null; if (hub) dispatch(ctx, hub.sessions, log); }, 5);
+    kick: (hint) => {
+      if (!dispatcher) return;
+      if (hint) dispatcher.kick(hint);
+      else setImmediate(() => dispatcher?.sweep());
     },
     revoked: (what) => hub?.revoke(what),
     cancelOnAgent: (agentId, jobId, attempt, reason) => {
@@ -86,14 +88,15 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     webhooks: { kick: () => deliverer.kick(), sendTest: (id) => deliverer.sendTest(id) },
   };
   hub = new SocketHub(ctx, log);
+  dispatcher = new Dispatcher(ctx, hub.sessions, log);
 
   let firstAdminToken: string | null = null;
   if (countAdminTokens(db) === 0) firstAdminToken = createToken(db, 'admin', 'first admin').secret;
   // Agents that were online when the server stopped are offline until they reconnect.
-  db.prepare('UPDATE agents SET online = 0').run();
-  db.prepare('UPDATE devices SET present = 0').run();
+  stmt(db, 'UPDATE agents SET online = 0').run();
+  stmt(db, 'UPDATE devices SET present = 0').run();
   // Leases that ran out while the server was down get one more lease period for their agents to reconnect.
-  db.prepare(`UPDATE jobs SET lease_expires_at = MAX(lease_expires_at, ?) WHERE status IN ('assigned', 'running')`).run(Date.now() + policy.leaseMs);
+  stmt(db, `UPDATE jobs SET lease_expires_at = MAX(lease_expires_at, ?) WHERE status IN ('assigned', 'running')`).run(Date.now() + policy.leaseMs);
 
   const server = http.createServer(createApp(ctx, log));
   server.requestTimeout = 0; // uploads of large models may take long; sockets still time out when idle
@@ -110,16 +113,19 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   let lastPrune = 0;
   const tick = setInterval(() => {
     try {
-      for (const job of reapExpiredLeases(db, ctx.now(), policy)) {
+      const reaped = reapExpiredLeases(db, ctx.now(), policy);
+      for (const job of reaped) {
         log('lease reaped', { job: job.id, attempt: job.attempt, now: job.status });
         if (job.lease_owner) ctx.cancelOnAgent(job.lease_owner, job.id, job.attempt, 'the job timed out on the server');
         ctx.publish({ type: 'job.changed', job_id: job.id, run_id: job.run_id, status: job.status as never });
-        const run = db.prepare('SELECT status FROM runs WHERE id = ?').get(job.run_id) as { status: never };
+        const run = stmt(db, 'SELECT status FROM runs WHERE id = ?').get(job.run_id) as { status: never };
         ctx.publish({ type: 'run.changed', run_id: job.run_id, status: run.status });
       }
-      if (hub) dispatch(ctx, hub.sessions, log);
       // A/B rounds whose jobs ended by a lease expiry or a cancel are settled here.
       if (advanceAbTests(db, ctx.now()) > 0) deliverer.kick();
+      // Devices freed by the reaper, jobs whose backoff ran out, jobs queued without an event.
+      if (reaped.length > 0) dispatcher?.kick({ devices: reaped.map((j) => j.device_id) });
+      dispatcher?.sweep();
       // Devices gone for a week that never ran a job are removed, once an hour.
       if (ctx.now() - lastPrune > 3_600_000) {
         lastPrune = ctx.now();
@@ -136,7 +142,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     port, db, ctx, firstAdminToken,
     close: async () => {
       clearInterval(tick);
-      if (kickTimer) clearTimeout(kickTimer);
+      dispatcher?.stop();
       await deliverer.stop();
       hub?.closeAll();
       server.closeAllConnections();

@@ -9,6 +9,7 @@ import type { ServerContext } from './context.js';
 import { markAgentOffline } from './farm/registry.js';
 import { bearerToken } from './http/middleware.js';
 import { AgentSession, type Log } from './agents/session.js';
+import { stmt } from './db/statements.js';
 
 const MAX_AGENT_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -88,7 +89,7 @@ export class SocketHub {
       markAgentOffline(this.ctx.db, agentId, this.ctx.now());
       this.log('agent offline', { agent: agentId });
       this.ctx.publish({ type: 'agent.changed', agent_id: agentId });
-      for (const d of this.ctx.db.prepare('SELECT id FROM devices WHERE agent_id = ?').all(agentId) as { id: string }[]) {
+      for (const d of stmt(this.ctx.db, 'SELECT id FROM devices WHERE agent_id = ?').all(agentId) as { id: string }[]) {
         this.ctx.publish({ type: 'device.changed', device_id: d.id });
       }
     });
@@ -96,6 +97,7 @@ export class SocketHub {
   }
 
   publish(event: LiveEvent): void {
+    if (this.live.size === 0) return;
     const text = JSON.stringify(event);
     for (const ws of this.live) if (ws.readyState === ws.OPEN) ws.send(text);
   }

@@ -4,7 +4,7 @@
 // with n, coverage by simulation), the t quantile behind mean_ci_half, and the float64 blobs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapMedianCi, decodeSamples, encodeSamples, quantileSorted, summarize, tQuantile975 } from '../server/stats/summary.js';
+import { decodeSamples, encodeSamples, medianCi, medianCiRanks, quantileSorted, summarize, tQuantile975 } from '../server/stats/summary.js';
 import { seededRng } from '../protocol/random.js';
 import { close, xorshift } from './support/reference-math.js';
 
@@ -176,60 +176,67 @@ test('MAD outliers: exactly the planted values are counted', () => {
   }
 });
 
-// ---- bootstrap CI of the median ------------------------------------------------------------
+// ---- distribution-free CI of the median -------------------------------------------------------
 
-/** Naive percentile bootstrap: draw n indices with the same rng, sort each resample, take its median. */
-function refBootstrap(sorted: Float64Array, resamples: number, rng: () => number): [number, number] {
-  const n = sorted.length;
-  const medians: number[] = [];
-  for (let r = 0; r < resamples; r++) {
-    const resample: number[] = [];
-    for (let i = 0; i < n; i++) resample.push(sorted[Math.floor(rng() * n)]!);
-    medians.push(naiveMedian(resample));
+/** P(Binomial(n, ½) ≤ j), summed naively with exact-ish doubles (n ≤ 200). */
+function binomCdfHalf(n: number, j: number): number {
+  let c = 1; // C(n, 0)
+  let sum = 0;
+  for (let i = 0; i <= j; i++) {
+    sum += c;
+    c = (c * (n - i)) / (i + 1);
   }
-  medians.sort((a, b) => a - b);
-  return [refQuantile(medians, 0.025), refQuantile(medians, 0.975)];
+  return sum / 2 ** n;
 }
 
-test('bootstrapMedianCi equals a naive sort-based bootstrap drawing the same indices', () => {
-  for (const n of [2, 3, 10, 11, 64]) {
-    const sorted = Float64Array.from({ length: n }, normal(xorshift(100 + n), 5, 2)).sort();
-    const [lo, hi] = bootstrapMedianCi(sorted, 400, seededRng(99));
-    const [rlo, rhi] = refBootstrap(sorted, 400, seededRng(99));
-    close(lo, rlo, 1e-12, `n=${n} low`);
-    close(hi, rhi, 1e-12, `n=${n} high`);
+test('medianCiRanks: the largest k with P(B < k) ≤ 2.5%, checked against a naive binomial sum', () => {
+  for (let n = 6; n <= 200; n++) {
+    const [lo, hi] = medianCiRanks(n);
+    assert.equal(hi, n + 1 - lo, `n=${n}: symmetric ranks`);
+    assert.ok(binomCdfHalf(n, lo - 2) <= 0.025 + 1e-12, `n=${n}: P(B < ${lo}) ≤ 2.5%`);
+    assert.ok(binomCdfHalf(n, lo) > 0.025, `n=${n}: k=${lo} is the largest`);
+  }
+  // Hand-checked table values (e.g. Conover's): n=10 → x(2)..x(9), n=20 → x(6)..x(15), n=100 → x(40)..x(61).
+  assert.deepEqual(medianCiRanks(10), [2, 9]);
+  assert.deepEqual(medianCiRanks(20), [6, 15]);
+  assert.deepEqual(medianCiRanks(100), [40, 61]);
+  assert.deepEqual(medianCiRanks(3), [1, 3], 'too few samples for 95%: the range');
+  // The normal approximation above 1,000 joins the exact ranks smoothly.
+  const [k1000] = medianCiRanks(1000);
+  const [k1001] = medianCiRanks(1001);
+  assert.ok(Math.abs(k1001 - k1000) <= 1, `k(1000)=${k1000}, k(1001)=${k1001}`);
+});
+
+test('the median CI covers the true median ≥ 95% of the time, also for skewed data', () => {
+  for (const n of [9, 30, 100, 2500]) {
+    const rng = xorshift(7000 + n);
+    let covered = 0;
+    const trials = n > 1000 ? 400 : 2000;
+    for (let t = 0; t < trials; t++) {
+      // Exponential(1): median ln 2, strongly skewed.
+      const sorted = Float64Array.from({ length: n }, () => -Math.log(1 - rng())).sort();
+      const [lo, hi] = medianCi(sorted);
+      if (lo <= Math.LN2 && Math.LN2 <= hi) covered++;
+    }
+    const rate = covered / trials;
+    assert.ok(rate >= 0.93 && rate <= 0.995, `n=${n}: coverage ${rate}`);
   }
 });
 
-test('summarize CI uses 1000 resamples and the 0x5eed seed by default, and opts override them', () => {
-  const data = Array.from({ length: 41 }, normal(xorshift(11), 0, 1));
-  const sorted = Float64Array.from(data).sort();
-  const dflt = summarize(data);
-  const [rlo, rhi] = refBootstrap(sorted, 1000, seededRng(0x5eed));
-  close(dflt.ci_low, rlo, 1e-12);
-  close(dflt.ci_high, rhi, 1e-12);
-  const custom = summarize(data, { seed: 1234, resamples: 300 });
-  const [clo, chi] = refBootstrap(sorted, 300, seededRng(1234));
-  close(custom.ci_low, clo, 1e-12);
-  close(custom.ci_high, chi, 1e-12);
-});
-
-test('the bootstrap CI contains the median and is deterministic for a seed', () => {
+test('summarize reports the order-statistic CI, which contains the median', () => {
   for (const seed of [1, 2, 3]) {
     const data = Array.from({ length: 99 }, normal(xorshift(seed), 20, 3));
-    const a = summarize(data, { seed: 42 });
-    const b = summarize(data, { seed: 42 });
+    const sorted = Float64Array.from(data).sort();
+    const a = summarize(data);
     assert.ok(a.ci_low <= a.median && a.median <= a.ci_high, `[${a.ci_low}, ${a.ci_high}] ∌ ${a.median}`);
     assert.ok(a.ci_low < a.ci_high);
-    assert.equal(a.ci_low, b.ci_low);
-    assert.equal(a.ci_high, b.ci_high);
-    const c = summarize(data, { seed: 43 });
-    assert.ok(c.ci_low !== a.ci_low || c.ci_high !== a.ci_high, 'another seed resamples differently');
-    assert.ok(c.ci_low <= c.median && c.median <= c.ci_high);
+    const [lo, hi] = medianCiRanks(99);
+    assert.equal(a.ci_low, sorted[lo - 1]);
+    assert.equal(a.ci_high, sorted[hi - 1]);
   }
 });
 
-test('the bootstrap CI narrows as n grows', () => {
+test('the median CI narrows as n grows', () => {
   const gen = normal(xorshift(2024), 0, 1);
   const small = summarize(Array.from({ length: 50 }, gen));
   const large = summarize(Array.from({ length: 5000 }, gen));
@@ -241,21 +248,6 @@ test('the bootstrap CI narrows as n grows', () => {
   // for N(0,1) the 95% CI half width of the median is ≈ 1.96·1.2533/√n ≈ 0.035 at n=5000
   assert.ok(wLarge > 0.035 && wLarge < 0.12, `n=5000 width ${wLarge}`);
   assert.ok(large.ci_low <= 0 + 0.1 && large.ci_high >= 0 - 0.1);
-});
-
-test('the bootstrap CI of the median has roughly nominal coverage', () => {
-  // Exponential(1): true median ln 2; skewed, so a symmetric-interval bug would show.
-  const u = xorshift(31337);
-  const trueMedian = Math.LN2;
-  const trials = 200;
-  let covered = 0;
-  for (let t = 0; t < trials; t++) {
-    const sample = Array.from({ length: 101 }, () => -Math.log(1 - u()));
-    const s = summarize(sample, { seed: t + 1 });
-    if (s.ci_low <= trueMedian && trueMedian <= s.ci_high) covered++;
-  }
-  const coverage = covered / trials;
-  assert.ok(coverage >= 0.88 && coverage <= 0.99, `coverage ${coverage}`);
 });
 
 // ---- t quantile and mean_ci_half -------------------------------------------------------------

@@ -1,6 +1,6 @@
 // The run detail page (#/runs/<id>): the run header (model, settings, git, timing), its jobs with
 // status, attempts, a progress bar while running and the error code of failed jobs, a results table
-// per device (median, tail percentiles, mean ± CI half-width, bootstrap CI of the median, outliers,
+// per device (median, tail percentiles, mean ± CI half-width, distribution-free CI of the median, outliers,
 // memory and energy) with each result's verdict (its confirmation and the detector's hint), the
 // run's paired A/B tests (status, rounds, estimate and interval, noise) with their round jobs listed
 // by round and arm apart from the ordinary jobs, and, for each succeeded ordinary job, a latency

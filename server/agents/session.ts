@@ -6,8 +6,22 @@ import { describeZodError } from '../../protocol/errors.js';
 import type { ServerContext } from '../context.js';
 import { MAX_DEVICES_PER_AGENT, markAgentOnline, syncInventory, touchAgent } from '../farm/registry.js';
 import { completeJob, failJob, markJobStarted, recordProgress, renewLeases } from '../queue/jobs.js';
+import { stmt } from '../db/statements.js';
 
 export type Log = (msg: string, extra?: Record<string, unknown>) => void;
+
+/** Wall time (ms) the server spent on each of the latest job.result messages: parse, validate, store, judge, acknowledge. */
+const RESULT_TIMES = new Float64Array(8192);
+let resultCount = 0;
+
+/** The handling times (ms) of the latest job.result messages, at most 8,192, oldest first; `reset` empties the record. */
+export function recentResultTimes(reset = false): Float64Array {
+  const n = Math.min(resultCount, RESULT_TIMES.length);
+  const start = resultCount > RESULT_TIMES.length ? resultCount % RESULT_TIMES.length : 0;
+  const out = Float64Array.from({ length: n }, (_, i) => RESULT_TIMES[(start + i) % RESULT_TIMES.length]!);
+  if (reset) resultCount = 0;
+  return out;
+}
 
 export class AgentSession {
   private greeted = false;
@@ -38,33 +52,40 @@ export class AgentSession {
   }
 
   handleRaw(raw: string): void {
+    const started = performance.now();
+    if (this.handle(raw) === 'job.result') RESULT_TIMES[resultCount++ % RESULT_TIMES.length] = performance.now() - started;
+  }
+
+  /** Applies one message; returns its type once it was valid and applied. */
+  private handle(raw: string): string | null {
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
     } catch {
       this.send({ type: 'error', code: 'invalid_json', message: 'message is not valid JSON; ignored' });
-      return;
+      return null;
     }
     const result = agentMessageSchema.safeParse(parsed);
     if (!result.success) {
       const type = (parsed as { type?: unknown })?.type;
       this.send({ type: 'error', code: 'invalid_message', message: `message${typeof type === 'string' ? ` of type ${type}` : ''} rejected: ${describeZodError(result.error)}; ignored` });
-      return;
+      return null;
     }
     if (this.isRevoked()) {
       this.send({ type: 'error', code: 'revoked', message: 'this agent was revoked; message ignored' });
       this.close(4403, 'agent revoked');
-      return;
+      return null;
     }
     if (!this.greeted && result.data.type !== 'hello') {
       this.send({ type: 'error', code: 'hello_required', message: `send hello before ${result.data.type}; ignored` });
-      return;
+      return null;
     }
     this.apply(result.data);
+    return result.data.type;
   }
 
   private isRevoked(): boolean {
-    const row = this.ctx.db.prepare('SELECT revoked_at FROM agents WHERE id = ?').get(this.agentId) as { revoked_at: number | null } | undefined;
+    const row = stmt(this.ctx.db, 'SELECT revoked_at FROM agents WHERE id = ?').get(this.agentId) as { revoked_at: number | null } | undefined;
     return !row || row.revoked_at !== null;
   }
 
@@ -86,12 +107,12 @@ export class AgentSession {
         this.send({ type: 'welcome', agent_id: this.agentId, heartbeat_ms: this.ctx.config.heartbeatMs, lease_ms: policy.leaseMs });
         this.ctx.publish({ type: 'agent.changed', agent_id: this.agentId });
         this.log('agent online', { agent: this.agentId, devices: msg.devices.length, resumed: msg.running.length });
-        this.ctx.kick();
+        this.ctx.kick({ agent: this.agentId });
         return;
       }
       case 'inventory':
         this.inventory(msg.devices, now);
-        this.ctx.kick();
+        this.ctx.kick({ agent: this.agentId });
         return;
       case 'heartbeat': {
         touchAgent(db, this.agentId, now);
@@ -132,7 +153,7 @@ export class AgentSession {
 
   /** Jobs this agent holds but no longer knows about (it restarted) are failed as retryable now, not after the lease. */
   private releaseForgottenJobs(known: string[]): void {
-    const held = this.ctx.db.prepare(`SELECT id, attempt FROM jobs WHERE lease_owner = ? AND status IN ('assigned', 'running')`)
+    const held = stmt(this.ctx.db, `SELECT id, attempt FROM jobs WHERE lease_owner = ? AND status IN ('assigned', 'running')`)
       .all(this.agentId) as { id: string; attempt: number }[];
     for (const job of held) {
       if (known.includes(job.id)) continue;
@@ -143,21 +164,24 @@ export class AgentSession {
   }
 
   private runOf(jobId: string): string | null {
-    return (this.ctx.db.prepare('SELECT run_id FROM jobs WHERE id = ?').get(jobId) as { run_id: string } | undefined)?.run_id ?? null;
+    return (stmt(this.ctx.db, 'SELECT run_id FROM jobs WHERE id = ?').get(jobId) as { run_id: string } | undefined)?.run_id ?? null;
   }
 
-  private publishJob(jobId: string): void {
-    const row = this.ctx.db.prepare('SELECT j.run_id, j.status, j.device_id, r.status AS run_status FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?')
+  /** Tells dashboards about the job, its run and its device; returns the device. */
+  private publishJob(jobId: string): string | null {
+    const row = stmt(this.ctx.db, 'SELECT j.run_id, j.status, j.device_id, r.status AS run_status FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?')
       .get(jobId) as { run_id: string; status: never; device_id: string; run_status: never } | undefined;
-    if (!row) return;
+    if (!row) return null;
     this.ctx.publish({ type: 'job.changed', job_id: jobId, run_id: row.run_id, status: row.status });
     this.ctx.publish({ type: 'run.changed', run_id: row.run_id, status: row.run_status });
     this.ctx.publish({ type: 'device.changed', device_id: row.device_id });
+    return row.device_id;
   }
 
   private afterJobEnded(jobId: string): void {
-    this.publishJob(jobId);
-    this.ctx.kick();
+    const device = this.publishJob(jobId);
+    // The device is free: its next job (or a rerun or A/B round the result asked for) goes out now.
+    if (device) this.ctx.kick({ devices: [device] });
     this.ctx.webhooks.kick(); // run.finished, alerts and health changes are queued with job results
   }
 }

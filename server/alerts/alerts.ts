@@ -12,6 +12,7 @@ import type { ChangeEstimate } from '../../protocol/change.js';
 import { randomId } from '../ids.js';
 import { pageOf } from '../http/paging.js';
 import { emitEvent } from '../webhooks/events.js';
+import { stmt } from '../db/statements.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -28,7 +29,7 @@ export interface OpenAlertInput {
 }
 
 export function activeMute(db: Db, seriesKey: string, metric: string, now: number): number | null {
-  const row = db.prepare(`SELECT MAX(until) AS until FROM mutes WHERE series_key = ? AND metric IN (?, '*') AND until > ?`)
+  const row = stmt(db, `SELECT MAX(until) AS until FROM mutes WHERE series_key = ? AND metric IN (?, '*') AND until > ?`)
     .get(seriesKey, metric, now) as { until: number | null };
   return row.until;
 }
@@ -36,13 +37,13 @@ export function activeMute(db: Db, seriesKey: string, metric: string, now: numbe
 /** Opens an alert unless one is already unresolved for the series, metric and branch, or the series is muted. */
 export function openAlert(db: Db, input: OpenAlertInput, now: number): string | null {
   if (activeMute(db, input.seriesKey, input.metric, now) !== null) return null;
-  const existing = db.prepare(`SELECT id FROM alerts WHERE series_key = ? AND metric = ? AND branch = ? AND status != 'resolved'`)
+  const existing = stmt(db, `SELECT id FROM alerts WHERE series_key = ? AND metric = ? AND branch = ? AND status != 'resolved'`)
     .get(input.seriesKey, input.metric, input.branch) as { id: string } | undefined;
   if (existing) return null;
-  const commit = (db.prepare(`SELECT json_extract(r.git, '$.commit') AS c FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?`)
+  const commit = (stmt(db, `SELECT json_extract(r.git, '$.commit') AS c FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?`)
     .get(input.jobId) as { c: string | null } | undefined)?.c ?? null;
   const id = randomId('alr');
-  db.prepare(
+  stmt(db,
     `INSERT INTO alerts (id, series_key, metric, branch, kind, status, severity, effect, ci_low, ci_high, baseline_median, current_median, job_id, commit_sha,
        opened_at, updated_at, evidence)
      VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -54,7 +55,7 @@ export function openAlert(db: Db, input: OpenAlertInput, now: number): string | 
 }
 
 export function resolveAlert(db: Db, id: string, reason: string, jobId: string | null, now: number): boolean {
-  const changed = db.prepare(`UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_reason = ?, resolved_job_id = ?, updated_at = ?
+  const changed = stmt(db, `UPDATE alerts SET status = 'resolved', resolved_at = ?, resolved_reason = ?, resolved_job_id = ?, updated_at = ?
                               WHERE id = ? AND status != 'resolved'`).run(now, reason, jobId, now, id).changes > 0;
   if (changed) {
     const view = getAlert(db, id, now)!;
@@ -67,20 +68,20 @@ export function acknowledgeAlert(db: Db, id: string, by: string, now: number): A
   const alert = getAlert(db, id, now);
   if (!alert) throw new BenchfleetError('not_found', `no alert ${id}`);
   if (alert.status === 'resolved') throw new BenchfleetError('conflict', `alert ${id} is already resolved`);
-  db.prepare(`UPDATE alerts SET status = 'acknowledged', acknowledged_at = COALESCE(acknowledged_at, ?), acknowledged_by = COALESCE(acknowledged_by, ?)
+  stmt(db, `UPDATE alerts SET status = 'acknowledged', acknowledged_at = COALESCE(acknowledged_at, ?), acknowledged_by = COALESCE(acknowledged_by, ?)
               WHERE id = ? AND status = 'open'`).run(now, by, id);
   return getAlert(db, id, now)!;
 }
 
 /** The unresolved alert of a series, metric and branch, if any. */
 export function unresolvedAlert(db: Db, seriesKey: string, metric: string, branch: string): { id: string; baseline_median: number } | undefined {
-  return db.prepare(`SELECT id, baseline_median FROM alerts WHERE series_key = ? AND metric = ? AND branch = ? AND status != 'resolved'`)
+  return stmt(db, `SELECT id, baseline_median FROM alerts WHERE series_key = ? AND metric = ? AND branch = ? AND status != 'resolved'`)
     .get(seriesKey, metric, branch) as { id: string; baseline_median: number } | undefined;
 }
 
 /** A further change while an alert is open: the level now, the total change against its baseline, one more step. */
 export function updateAlert(db: Db, id: string, total: ChangeEstimate, evidence: string, now: number): void {
-  db.prepare(`UPDATE alerts SET effect = ?, ci_low = ?, ci_high = ?, current_median = ?, severity = ?, steps = steps + 1, updated_at = ?, evidence = ?
+  stmt(db, `UPDATE alerts SET effect = ?, ci_low = ?, ci_high = ?, current_median = ?, severity = ?, steps = steps + 1, updated_at = ?, evidence = ?
               WHERE id = ? AND status != 'resolved'`)
     .run(total.effect, total.ci_low, total.ci_high, total.after, severityOf(total.effect), now, evidence, id);
   const view = getAlert(db, id, now)!;
@@ -113,7 +114,7 @@ function toAlertView(r: AlertRow): AlertView {
 }
 
 export function getAlert(db: Db, id: string, now: number): AlertView | null {
-  const row = db.prepare(`${ALERT_SELECT} WHERE a.id = @id`).get({ id, now }) as AlertRow | undefined;
+  const row = stmt(db, `${ALERT_SELECT} WHERE a.id = @id`).get({ id, now }) as AlertRow | undefined;
   return row ? toAlertView(row) : null;
 }
 
@@ -121,7 +122,7 @@ export interface AlertFilter { status?: string | undefined; family?: string | un
 
 /** Newest first. */
 export function listAlerts(db: Db, limit: number, cursor: string | undefined, filter: AlertFilter, now: number): Page<AlertView> {
-  const rows = db.prepare(
+  const rows = stmt(db,
     `${ALERT_SELECT} WHERE (@cursor IS NULL OR a.rowid < @cursor)
        AND (@status IS NULL OR a.status = @status OR (@status = 'unresolved' AND a.status != 'resolved'))
        AND (@family IS NULL OR s.family = @family) AND (@device IS NULL OR d.name = @device OR d.id = @device)
@@ -135,19 +136,19 @@ export function listAlerts(db: Db, limit: number, cursor: string | undefined, fi
 }
 
 export function muteSeries(db: Db, seriesKey: string, metric: string, until: number, reason: string | null, by: string | null, now: number): MuteView {
-  if (!db.prepare('SELECT 1 FROM series WHERE key = ?').get(seriesKey)) throw new BenchfleetError('not_found', `no series ${seriesKey}`);
-  db.prepare(`INSERT INTO mutes (series_key, metric, until, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)
+  if (!stmt(db, 'SELECT 1 FROM series WHERE key = ?').get(seriesKey)) throw new BenchfleetError('not_found', `no series ${seriesKey}`);
+  stmt(db, `INSERT INTO mutes (series_key, metric, until, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)
               ON CONFLICT (series_key, metric) DO UPDATE SET until = excluded.until, reason = excluded.reason,
                 created_by = excluded.created_by, created_at = excluded.created_at`).run(seriesKey, metric, until, reason, by, now);
   return { series_key: seriesKey, metric, until: iso(until)!, reason, created_by: by };
 }
 
 export function unmuteSeries(db: Db, seriesKey: string, metric: string): boolean {
-  return db.prepare('DELETE FROM mutes WHERE series_key = ? AND metric = ?').run(seriesKey, metric).changes > 0;
+  return stmt(db, 'DELETE FROM mutes WHERE series_key = ? AND metric = ?').run(seriesKey, metric).changes > 0;
 }
 
 export function listMutes(db: Db, now: number): MuteView[] {
-  return (db.prepare('SELECT * FROM mutes WHERE until > ? ORDER BY until').all(now) as
+  return (stmt(db, 'SELECT * FROM mutes WHERE until > ? ORDER BY until').all(now) as
     { series_key: string; metric: string; until: number; reason: string | null; created_by: string | null }[])
     .map((m) => ({ series_key: m.series_key, metric: m.metric, until: iso(m.until)!, reason: m.reason, created_by: m.created_by }));
 }

@@ -5,13 +5,14 @@ import type { DeviceDescriptor } from '../../protocol/agent-messages.js';
 import { BenchfleetError } from '../../protocol/errors.js';
 import { randomId, type IdGenerator } from '../ids.js';
 import { createToken } from '../auth/tokens.js';
+import { stmt } from '../db/statements.js';
 
 export function createAgent(db: Db, name: string, now = Date.now(), ids: IdGenerator = randomId): { agentId: string; token: string } {
   return db.transaction(() => {
-    const existing = db.prepare('SELECT id FROM agents WHERE name = ?').get(name);
+    const existing = stmt(db, 'SELECT id FROM agents WHERE name = ?').get(name);
     if (existing) throw new BenchfleetError('conflict', `an agent named ${name} exists already`);
     const agentId = ids('agt');
-    db.prepare('INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)').run(agentId, name, now);
+    stmt(db, 'INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)').run(agentId, name, now);
     const { secret } = createToken(db, 'agent', `agent ${name}`, agentId, now);
     return { agentId, token: secret };
   })();
@@ -19,26 +20,26 @@ export function createAgent(db: Db, name: string, now = Date.now(), ids: IdGener
 
 export function revokeAgent(db: Db, agentId: string, now = Date.now()): boolean {
   return db.transaction(() => {
-    const changed = db.prepare('UPDATE agents SET revoked_at = ?, online = 0 WHERE id = ? AND revoked_at IS NULL').run(now, agentId).changes === 1;
-    db.prepare('UPDATE tokens SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL').run(now, agentId);
-    db.prepare('UPDATE devices SET present = 0 WHERE agent_id = ?').run(agentId);
+    const changed = stmt(db, 'UPDATE agents SET revoked_at = ?, online = 0 WHERE id = ? AND revoked_at IS NULL').run(now, agentId).changes === 1;
+    stmt(db, 'UPDATE tokens SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL').run(now, agentId);
+    stmt(db, 'UPDATE devices SET present = 0 WHERE agent_id = ?').run(agentId);
     return changed;
   })();
 }
 
 export function markAgentOnline(db: Db, agentId: string, hostname: string, version: string, now: number): void {
-  db.prepare('UPDATE agents SET online = 1, hostname = ?, version = ?, last_seen_at = ? WHERE id = ?').run(hostname, version, now, agentId);
+  stmt(db, 'UPDATE agents SET online = 1, hostname = ?, version = ?, last_seen_at = ? WHERE id = ?').run(hostname, version, now, agentId);
 }
 
 export function touchAgent(db: Db, agentId: string, now: number): void {
-  db.prepare('UPDATE agents SET last_seen_at = ? WHERE id = ?').run(now, agentId);
-  db.prepare('UPDATE devices SET last_seen_at = ? WHERE agent_id = ? AND present = 1').run(now, agentId);
+  stmt(db, 'UPDATE agents SET last_seen_at = ? WHERE id = ?').run(now, agentId);
+  stmt(db, 'UPDATE devices SET last_seen_at = ? WHERE agent_id = ? AND present = 1').run(now, agentId);
 }
 
 export function markAgentOffline(db: Db, agentId: string, now: number): void {
   db.transaction(() => {
-    db.prepare('UPDATE agents SET online = 0, last_seen_at = ? WHERE id = ?').run(now, agentId);
-    db.prepare('UPDATE devices SET present = 0 WHERE agent_id = ?').run(agentId);
+    stmt(db, 'UPDATE agents SET online = 0, last_seen_at = ? WHERE id = ?').run(now, agentId);
+    stmt(db, 'UPDATE devices SET present = 0 WHERE agent_id = ?').run(agentId);
   })();
 }
 
@@ -53,7 +54,7 @@ export const MAX_DEVICES_PER_AGENT = 1024;
  */
 export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor[], now: number, ids: IdGenerator = randomId): string[] & { refused?: number } {
   return db.transaction(() => {
-    const before = db.prepare('SELECT id, serial, present, labels FROM devices WHERE agent_id = ?').all(agentId) as {
+    const before = stmt(db, 'SELECT id, serial, present, labels FROM devices WHERE agent_id = ?').all(agentId) as {
       id: string; serial: string; present: number; labels: string;
     }[];
     const bySerial = new Map(before.map((d) => [d.serial, d]));
@@ -67,7 +68,7 @@ export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor
       const known = bySerial.get(d.serial);
       const labels = JSON.stringify(d.labels);
       if (known) {
-        db.prepare('UPDATE devices SET driver = ?, labels = ?, runtimes = ?, present = ?, last_seen_at = ? WHERE id = ?')
+        stmt(db, 'UPDATE devices SET driver = ?, labels = ?, runtimes = ?, present = ?, last_seen_at = ? WHERE id = ?')
           .run(d.driver, labels, JSON.stringify(d.runtimes), d.online ? 1 : 0, now, known.id);
         if (known.present !== (d.online ? 1 : 0) || known.labels !== labels) changed.push(known.id);
         continue;
@@ -75,7 +76,7 @@ export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor
       if (count >= MAX_DEVICES_PER_AGENT) { refused++; continue; }
       count++;
       const id = ids('dev');
-      db.prepare(
+      stmt(db,
         `INSERT INTO devices (id, agent_id, serial, name, driver, labels, runtimes, present, last_seen_at, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(id, agentId, d.serial, uniqueDeviceName(db, d.name), d.driver, labels, JSON.stringify(d.runtimes), d.online ? 1 : 0, now, now);
@@ -83,7 +84,7 @@ export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor
     }
     for (const d of before) {
       if (!seen.has(d.serial) && d.present === 1) {
-        db.prepare('UPDATE devices SET present = 0 WHERE id = ?').run(d.id);
+        stmt(db, 'UPDATE devices SET present = 0 WHERE id = ?').run(d.id);
         changed.push(d.id);
       }
     }
@@ -98,10 +99,10 @@ export function syncInventory(db: Db, agentId: string, devices: DeviceDescriptor
  * million (a suffix already taken — by an older row or a device named so — is skipped).
  */
 function uniqueDeviceName(db: Db, wanted: string): string {
-  const taken = db.prepare('SELECT 1 FROM devices WHERE name = ?');
+  const taken = stmt(db, 'SELECT 1 FROM devices WHERE name = ?');
   const base = (wanted.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'device').slice(0, 100);
   if (!taken.get(base)) return base;
-  const next = db.prepare(`INSERT INTO device_name_counters (base, next) VALUES (?, 3) ON CONFLICT (base) DO UPDATE SET next = next + 1 RETURNING next - 1 AS n`);
+  const next = stmt(db, `INSERT INTO device_name_counters (base, next) VALUES (?, 3) ON CONFLICT (base) DO UPDATE SET next = next + 1 RETURNING next - 1 AS n`);
   for (;;) {
     const n = (next.get(base) as { n: number }).n;
     if (!taken.get(`${base}-${n}`)) return `${base}-${n}`;
@@ -113,7 +114,7 @@ function uniqueDeviceName(db: Db, wanted: string): string {
  * device with jobs keeps its history). Returns how many were removed.
  */
 export function pruneForgottenDevices(db: Db, now: number, olderThanMs: number): number {
-  return db.prepare(
+  return stmt(db,
     `DELETE FROM devices WHERE present = 0 AND last_seen_at < ? AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.device_id = devices.id)
        AND NOT EXISTS (SELECT 1 FROM series s WHERE s.device_id = devices.id)`,
   ).run(now - olderThanMs).changes;

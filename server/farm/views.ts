@@ -10,6 +10,7 @@ import { decodeSamples } from '../stats/summary.js';
 import { abTestsOfRun } from '../regression/ab.js';
 import type { ModelStore } from '../models/store.js';
 import { FIDELITY_METRICS, fidelityFlags, type FidelitySummary } from '../../protocol/fidelity.js';
+import { stmt } from '../db/statements.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -39,17 +40,17 @@ function toDeviceView(row: DeviceRow): DeviceView {
 }
 
 export function listDevices(db: Db, limit: number, cursor?: string): Page<DeviceView> {
-  const rows = db.prepare(`${DEVICE_SELECT} WHERE (@cursor IS NULL OR d.rowid > @cursor) ORDER BY d.rowid LIMIT @limit`)
+  const rows = stmt(db, `${DEVICE_SELECT} WHERE (@cursor IS NULL OR d.rowid > @cursor) ORDER BY d.rowid LIMIT @limit`)
     .all({ cursor: cursor === undefined ? null : Number(cursor), limit: limit + 1 }) as DeviceRow[];
   return pageOf(rows, limit, toDeviceView);
 }
 
 export function allDevices(db: Db): DeviceView[] {
-  return (db.prepare(`${DEVICE_SELECT} ORDER BY d.rowid`).all() as DeviceRow[]).map(toDeviceView);
+  return (stmt(db, `${DEVICE_SELECT} ORDER BY d.rowid`).all() as DeviceRow[]).map(toDeviceView);
 }
 
 export function getDevice(db: Db, idOrName: string): DeviceView | null {
-  const row = db.prepare(`${DEVICE_SELECT} WHERE d.id = ? OR d.name = ?`).get(idOrName, idOrName) as DeviceRow | undefined;
+  const row = stmt(db, `${DEVICE_SELECT} WHERE d.id = ? OR d.name = ?`).get(idOrName, idOrName) as DeviceRow | undefined;
   return row ? toDeviceView(row) : null;
 }
 
@@ -63,13 +64,13 @@ const toAgentView = (r: AgentRow): AgentView => ({
 const AGENT_SELECT = `SELECT a.rowid AS _rowid, a.*, (SELECT COUNT(*) FROM devices d WHERE d.agent_id = a.id) AS device_count FROM agents a`;
 
 export function listAgents(db: Db, limit: number, cursor?: string): Page<AgentView> {
-  const rows = db.prepare(`${AGENT_SELECT} WHERE (@cursor IS NULL OR a.rowid > @cursor) ORDER BY a.rowid LIMIT @limit`)
+  const rows = stmt(db, `${AGENT_SELECT} WHERE (@cursor IS NULL OR a.rowid > @cursor) ORDER BY a.rowid LIMIT @limit`)
     .all({ cursor: cursor === undefined ? null : Number(cursor), limit: limit + 1 }) as AgentRow[];
   return pageOf(rows, limit, toAgentView);
 }
 
 export function getAgent(db: Db, idOrName: string): AgentView | null {
-  const row = db.prepare(`${AGENT_SELECT} WHERE a.id = ? OR a.name = ?`).get(idOrName, idOrName) as AgentRow | undefined;
+  const row = stmt(db, `${AGENT_SELECT} WHERE a.id = ? OR a.name = ?`).get(idOrName, idOrName) as AgentRow | undefined;
   return row ? toAgentView(row) : null;
 }
 
@@ -79,41 +80,33 @@ interface RunRow {
 }
 
 function jobCounts(db: Db, runId: string): Partial<Record<JobStatus, number>> {
-  const rows = db.prepare('SELECT status, COUNT(*) AS n FROM jobs WHERE run_id = ? GROUP BY status').all(runId) as { status: JobStatus; n: number }[];
+  const rows = stmt(db, 'SELECT status, COUNT(*) AS n FROM jobs WHERE run_id = ? GROUP BY status').all(runId) as { status: JobStatus; n: number }[];
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
-function toRunView(db: Db, models: ModelStore, row: RunRow): RunView {
+function toRunView(db: Db, models: ModelStore, row: RunRow, jobs?: JobView[]): RunView {
   return {
     id: row.id, model: models.get(row.model_sha256)!, runtime: row.runtime, device_selector: row.device_selector,
     settings: JSON.parse(row.settings) as RunSettings, git: JSON.parse(row.git) as GitMeta, status: row.status,
-    created_at: iso(row.created_at)!, finished_at: iso(row.finished_at), job_counts: jobCounts(db, row.id), headline: headlineOf(db, row.id),
+    created_at: iso(row.created_at)!, finished_at: iso(row.finished_at), job_counts: jobCounts(db, row.id),
+    headline: headlineOf(db, row.id, jobs ?? jobsOfRun(db, row.id, { fidelityOnly: true })),
   };
 }
 
 /** Per device of a run: the latency median and the verdict that matters most; or the gate A/B test's outcome. */
-function headlineOf(db: Db, runId: string): RunHeadline[] {
-  const jobs = db.prepare(
-    `SELECT j.id, d.name AS device_name, j.status, j.error_code, me.median, me.unit, COALESCE(j.model_sha256, r.model_sha256) AS sha
-     FROM jobs j JOIN devices d ON d.id = j.device_id JOIN runs r ON r.id = j.run_id
-       LEFT JOIN measurements me ON me.job_id = j.id AND me.metric = 'latency_ms'
-     WHERE j.run_id = ? AND j.confirms_job_id IS NULL AND j.ab_test_id IS NULL ORDER BY d.name, j.created_at`,
-  ).all(runId) as { id: string; device_name: string; status: JobStatus; error_code: string | null; median: number | null; unit: string | null; sha: string }[];
-  const verdicts = db.prepare(`SELECT metric, verdict, effect, confirmation FROM verdicts WHERE job_id = ?`);
-  const fidelity = db.prepare(`SELECT metric, count, median, mean, max FROM measurements WHERE job_id = ? AND metric IN (?, ?, ?, ?)`);
+function headlineOf(db: Db, runId: string, jobs: JobView[]): RunHeadline[] {
   const rank = (v: { metric: string; verdict: string; confirmation: string }): number =>
     (v.verdict === 'regression' ? (v.confirmation === 'not_confirmed' ? 2 : 0) : 4) + (v.metric === 'latency_ms' ? 0 : 1);
-  const out: RunHeadline[] = jobs.map((j) => {
-    const vs = verdicts.all(j.id) as { metric: string; verdict: VerdictView['verdict']; effect: number | null; confirmation: VerdictView['confirmation'] }[];
-    const v = vs.filter((x) => x.verdict === 'regression' || x.metric === 'latency_ms').sort((a, b) => rank(a) - rank(b))[0];
-    const ms = fidelity.all(j.id, FIDELITY_METRICS.cosine, FIDELITY_METRICS.top1, FIDELITY_METRICS.maxAbsError, FIDELITY_METRICS.accuracy) as MeasurementSummary[];
-    const flagged = ms.length > 0 && (fidelityOf(db, j.sha, ms)?.flags.length ?? 0) > 0;
+  const out: RunHeadline[] = jobs.filter((j) => j.confirms_job_id === null && j.ab === null).map((j) => {
+    const v = j.verdicts.filter((x) => x.verdict === 'regression' || x.metric === 'latency_ms').sort((a, b) => rank(a) - rank(b))[0];
+    const latency = j.measurements.find((m) => m.metric === 'latency_ms');
     return {
-      device_name: j.device_name, job_id: j.id, status: j.status, error_code: j.error_code, median: j.median, unit: j.unit,
-      metric: v?.metric ?? null, verdict: v?.verdict ?? null, effect: v?.effect ?? null, confirmation: v?.confirmation ?? null, ab_status: null, fidelity_flagged: flagged,
+      device_name: j.device_name, job_id: j.id, status: j.status, error_code: j.error?.code ?? null, median: latency?.median ?? null, unit: latency?.unit ?? null,
+      metric: v?.metric ?? null, verdict: v?.verdict ?? null, effect: v?.effect ?? null, confirmation: v?.confirmation ?? null, ab_status: null,
+      fidelity_flagged: (j.fidelity?.flags.length ?? 0) > 0,
     };
   });
-  for (const t of db.prepare(`SELECT t.status, t.effect, t.metric, d.name AS device_name FROM ab_tests t JOIN devices d ON d.id = t.device_id
+  for (const t of stmt(db, `SELECT t.status, t.effect, t.metric, d.name AS device_name FROM ab_tests t JOIN devices d ON d.id = t.device_id
                               WHERE t.run_id = ? AND t.purpose = 'gate' ORDER BY d.name, t.metric`).all(runId) as { status: AbTestView['status']; effect: number | null; metric: string; device_name: string }[]) {
     out.push({
       device_name: t.device_name, job_id: null, status: t.status === 'running' ? 'running' : 'succeeded', error_code: null, median: null, unit: null, metric: t.metric,
@@ -126,7 +119,7 @@ function headlineOf(db: Db, runId: string): RunHeadline[] {
 
 
 export function listRuns(db: Db, models: ModelStore, limit: number, cursor?: string, filter: { status?: string | undefined; family?: string | undefined } = {}): Page<RunView> {
-  const rows = db.prepare(
+  const rows = stmt(db,
     `SELECT r.rowid AS _rowid, r.* FROM runs r JOIN models m ON m.sha256 = r.model_sha256
      WHERE (@cursor IS NULL OR r.rowid < @cursor) AND (@status IS NULL OR r.status = @status) AND (@family IS NULL OR m.family = @family)
      ORDER BY r.rowid DESC LIMIT @limit`,
@@ -135,15 +128,20 @@ export function listRuns(db: Db, models: ModelStore, limit: number, cursor?: str
 }
 
 export function getRun(db: Db, models: ModelStore, id: string): RunView | null {
-  const row = db.prepare('SELECT rowid AS _rowid, * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  const row = stmt(db, 'SELECT rowid AS _rowid, * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
   if (!row) return null;
-  const jobs = (db.prepare(`${JOB_SELECT} WHERE j.run_id = ? ORDER BY d.name, j.created_at, j.rowid`).all(id) as JobRow[]).map((j) => toJobView(db, j));
-  return { ...toRunView(db, models, row), jobs, ab_tests: abTestsOfRun(db, id) };
+  const jobs = jobsOfRun(db, id);
+  return { ...toRunView(db, models, row, jobs), jobs, ab_tests: abTestsOfRun(db, id) };
 }
 
 const JOB_SELECT = `SELECT j.*, d.name AS device_name, (SELECT series_key FROM measurements m WHERE m.job_id = j.id LIMIT 1) AS series_key,
     (SELECT model_sha256 FROM runs r WHERE r.id = j.run_id) AS run_model_sha256
   FROM jobs j JOIN devices d ON d.id = j.device_id`;
+
+const MEASUREMENT_COLUMNS = `m.job_id, m.metric, m.unit, m.count, m.median, m.p90, m.p99, m.mean, m.stddev, m.min, m.max, m.ci_low, m.ci_high,
+  m.mean_ci_half, m.outliers, m.flags`;
+const VERDICT_COLUMNS = `v.job_id, v.metric, v.verdict, v.p_value, v.effect, v.ci_low, v.ci_high, v.baseline_median, v.candidate_median, v.baseline_results,
+  v.baseline_branch, v.confirmation, v.confirmed_by, v.z, v.noise, v.detectable, v.hint, v.evidence`;
 
 interface JobRow {
   id: string; run_id: string; device_id: string; device_name: string; status: JobStatus; attempt: number; max_attempts: number;
@@ -152,12 +150,39 @@ interface JobRow {
   model_sha256: string | null; run_model_sha256: string;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
+type MeasurementRow = Omit<MeasurementSummary, 'flags'> & { job_id: string; flags: string };
+type VerdictRow = VerdictView & { job_id: string };
 
-function toJobView(db: Db, row: JobRow): JobView {
-  const measurements = (db.prepare(
-    `SELECT metric, unit, count, median, p90, p99, mean, stddev, min, max, ci_low, ci_high, mean_ci_half, outliers, flags
-     FROM measurements WHERE job_id = ? ORDER BY metric`,
-  ).all(row.id) as (Omit<MeasurementSummary, 'flags'> & { flags: string })[]).map((m) => ({ ...m, flags: JSON.parse(m.flags) as string[] }));
+function groupBy<T extends { job_id: string }>(rows: T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const list = out.get(r.job_id);
+    if (list) list.push(r);
+    else out.set(r.job_id, [r]);
+  }
+  return out;
+}
+
+/**
+ * The jobs of a run with their measurements and verdicts, read in three queries whatever the
+ * number of jobs (a run on a farm of 1,000 devices has 1,000). `fidelityOnly` skips the columns
+ * a run's headline does not use (environment, operators).
+ */
+function jobsOfRun(db: Db, runId: string, opts: { fidelityOnly?: boolean } = {}): JobView[] {
+  const rows = stmt(db, `${JOB_SELECT} WHERE j.run_id = ? ORDER BY d.name, j.created_at, j.rowid`).all(runId) as JobRow[];
+  const measurements = groupBy(stmt(db, `SELECT ${MEASUREMENT_COLUMNS} FROM measurements m JOIN jobs j ON j.id = m.job_id WHERE j.run_id = ? ORDER BY m.metric`)
+    .all(runId) as MeasurementRow[]);
+  const verdicts = groupBy(stmt(db, `SELECT ${VERDICT_COLUMNS} FROM verdicts v JOIN jobs j ON j.id = v.job_id WHERE j.run_id = ? ORDER BY v.metric`)
+    .all(runId) as VerdictRow[]);
+  const families = new Map<string, FamilyThresholds | undefined>();
+  return rows.map((j) => toJobView(db, opts.fidelityOnly ? { ...j, environment: null, operators: null } : j,
+    measurements.get(j.id) ?? [], verdicts.get(j.id) ?? [], families));
+}
+
+interface FamilyThresholds { reference_variant: string; min_cosine: number; min_top1: number }
+
+function toJobView(db: Db, row: JobRow, measurementRows: MeasurementRow[], verdictRows: VerdictRow[], families: Map<string, FamilyThresholds | undefined>): JobView {
+  const measurements = measurementRows.map(({ job_id: _j, flags, ...m }) => ({ ...m, flags: JSON.parse(flags) as string[] }));
   return {
     id: row.id, run_id: row.run_id, device_id: row.device_id, device_name: row.device_name, status: row.status,
     attempt: row.attempt, max_attempts: row.max_attempts,
@@ -165,30 +190,29 @@ function toJobView(db: Db, row: JobRow): JobView {
     progress: row.progress ? (JSON.parse(row.progress) as JobView['progress']) : null,
     environment: row.environment ? (JSON.parse(row.environment) as Record<string, unknown>) : null,
     operators: row.operators ? (JSON.parse(row.operators) as JobView['operators']) : null,
-    verdicts: db.prepare(
-      `SELECT metric, verdict, p_value, effect, ci_low, ci_high, baseline_median, candidate_median, baseline_results, baseline_branch,
-         confirmation, confirmed_by, z, noise, detectable, hint, evidence
-       FROM verdicts WHERE job_id = ? ORDER BY metric`,
-    ).all(row.id) as VerdictView[],
+    verdicts: verdictRows.map(({ job_id: _j, ...v }) => v),
     confirms_job_id: row.confirms_job_id,
     ab: row.ab_test_id && row.ab_round !== null && row.ab_arm
       ? { test_id: row.ab_test_id, round: row.ab_round, arm: row.ab_arm, model_sha256: row.model_sha256 ?? row.run_model_sha256 } : null,
     series_key: row.series_key,
-    fidelity: fidelityOf(db, row.model_sha256 ?? row.run_model_sha256, measurements),
+    fidelity: fidelityOf(db, row.model_sha256 ?? row.run_model_sha256, measurements, families),
     created_at: iso(row.created_at)!, started_at: iso(row.started_at), finished_at: iso(row.finished_at), measurements,
   };
 }
 
 /** A job's fidelity measurements summarised and judged against its family's thresholds. */
-function fidelityOf(db: Db, sha: string, ms: MeasurementSummary[]): FidelitySummary | null {
+function fidelityOf(db: Db, sha: string, ms: MeasurementSummary[], families: Map<string, FamilyThresholds | undefined>): FidelitySummary | null {
   const m = (name: string) => ms.find((x) => x.metric === name);
   const cos = m(FIDELITY_METRICS.cosine);
   const top1 = m(FIDELITY_METRICS.top1);
   const err = m(FIDELITY_METRICS.maxAbsError);
   const acc = m(FIDELITY_METRICS.accuracy);
   if (!cos && !top1 && !err && !acc) return null;
-  const family = db.prepare('SELECT f.reference_variant, f.min_cosine, f.min_top1 FROM families f JOIN models m ON m.family = f.name WHERE m.sha256 = ?')
-    .get(sha) as { reference_variant: string; min_cosine: number; min_top1: number } | undefined;
+  if (!families.has(sha)) {
+    families.set(sha, stmt(db, 'SELECT f.reference_variant, f.min_cosine, f.min_top1 FROM families f JOIN models m ON m.family = f.name WHERE m.sha256 = ?')
+      .get(sha) as FamilyThresholds | undefined);
+  }
+  const family = families.get(sha);
   const cosine = cos?.median ?? null;
   const agreement = top1?.mean ?? null;
   return {
@@ -199,12 +223,15 @@ function fidelityOf(db: Db, sha: string, ms: MeasurementSummary[]): FidelitySumm
 }
 
 export function getJob(db: Db, id: string): JobView | null {
-  const row = db.prepare(`${JOB_SELECT} WHERE j.id = ?`).get(id) as JobRow | undefined;
-  return row ? toJobView(db, row) : null;
+  const row = stmt(db, `${JOB_SELECT} WHERE j.id = ?`).get(id) as JobRow | undefined;
+  if (!row) return null;
+  const measurements = stmt(db, `SELECT ${MEASUREMENT_COLUMNS} FROM measurements m WHERE m.job_id = ? ORDER BY m.metric`).all(id) as MeasurementRow[];
+  const verdicts = stmt(db, `SELECT ${VERDICT_COLUMNS} FROM verdicts v WHERE v.job_id = ? ORDER BY v.metric`).all(id) as VerdictRow[];
+  return toJobView(db, row, measurements, verdicts, new Map());
 }
 
 export function getSamples(db: Db, jobId: string, metric: string): SamplesView | null {
-  const row = db.prepare(
+  const row = stmt(db,
     `SELECT s.data, m.unit FROM samples s JOIN measurements m ON m.job_id = s.job_id AND m.metric = s.metric WHERE s.job_id = ? AND s.metric = ?`,
   ).get(jobId, metric) as { data: Buffer; unit: string } | undefined;
   return row ? { job_id: jobId, metric, unit: row.unit, samples: decodeSamples(row.data) } : null;

@@ -13,6 +13,7 @@ import { pageOf } from '../http/paging.js';
 import type { ModelFormat } from '../../protocol/domain.js';
 import { detectFormat, inspectOnnx } from './inspect.js';
 import type { Compression, VariantMetadata } from '../../protocol/variants.js';
+import { stmt } from '../db/statements.js';
 
 export interface UploadMeta { family: string; variant: string; filename?: string | undefined; metadata?: VariantMetadata | undefined }
 export interface UploadExpectations { sha256?: string | undefined; contentLength?: number | undefined; maxBytes: number }
@@ -68,12 +69,12 @@ export class ModelStore {
       const final = this.pathOf(sha256);
       fs.mkdirSync(path.dirname(final), { recursive: true });
       fs.renameSync(tmp, final);
-      this.db.prepare(
+      stmt(this.db,
         `INSERT INTO models (sha256, family, variant, format, size_bytes, filename, facts, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
       ).run(sha256, meta.family, meta.variant, format, size, meta.filename ?? null, JSON.stringify(facts), now);
       // A new version of a variant keeps the variant's metadata unless the upload brings its own.
-      this.db.prepare(
+      stmt(this.db,
         `UPDATE models SET (parent_variant, compression, tags, accuracy, accuracy_note) = (
            SELECT parent_variant, compression, tags, accuracy, accuracy_note FROM models p
            WHERE p.family = @family AND p.variant = @variant AND p.sha256 != @sha ORDER BY p.created_at DESC, p.rowid DESC LIMIT 1)
@@ -104,7 +105,7 @@ export class ModelStore {
     const model = this.get(sha256);
     if (!model) throw new BenchfleetError('not_found', `no model ${sha256}`);
     if (m.parent !== undefined && m.parent === model.variant) throw new BenchfleetError('bad_request', `a variant cannot be its own parent (${m.parent})`);
-    this.db.prepare(
+    stmt(this.db,
       `UPDATE models SET parent_variant = CASE WHEN @setParent THEN @parent ELSE parent_variant END,
          compression = COALESCE(@compression, compression), tags = COALESCE(@tags, tags),
          accuracy = CASE WHEN @setAccuracy THEN @accuracy ELSE accuracy END,
@@ -119,7 +120,7 @@ export class ModelStore {
   }
 
   get(sha256: string): ModelView | null {
-    const row = this.db.prepare('SELECT * FROM models WHERE sha256 = ?').get(sha256) as ModelRow | undefined;
+    const row = stmt(this.db, 'SELECT * FROM models WHERE sha256 = ?').get(sha256) as ModelRow | undefined;
     return row ? toModelView(row) : null;
   }
 
@@ -127,25 +128,23 @@ export class ModelStore {
   resolve(ref: string): ModelView | null {
     const colon = ref.indexOf(':');
     if (colon > 0) {
-      const row = this.db
-        .prepare('SELECT * FROM models WHERE family = ? AND variant = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
+      const row = stmt(this.db, 'SELECT * FROM models WHERE family = ? AND variant = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
         .get(ref.slice(0, colon), ref.slice(colon + 1)) as ModelRow | undefined;
       return row ? toModelView(row) : null;
     }
     if (!/^[0-9a-f]{8,64}$/.test(ref)) return null;
-    const rows = this.db.prepare('SELECT * FROM models WHERE sha256 LIKE ? LIMIT 2').all(`${ref}%`) as ModelRow[];
+    const rows = stmt(this.db, 'SELECT * FROM models WHERE sha256 LIKE ? LIMIT 2').all(`${ref}%`) as ModelRow[];
     if (rows.length > 1) throw new BenchfleetError('bad_request', `model prefix ${ref} is ambiguous; give more digits`);
     return rows[0] ? toModelView(rows[0]) : null;
   }
 
   facts(sha256: string): Record<string, unknown> {
-    const row = this.db.prepare('SELECT facts FROM models WHERE sha256 = ?').get(sha256) as { facts: string } | undefined;
+    const row = stmt(this.db, 'SELECT facts FROM models WHERE sha256 = ?').get(sha256) as { facts: string } | undefined;
     return row ? (JSON.parse(row.facts) as Record<string, unknown>) : {};
   }
 
   list(limit: number, cursor: string | undefined): Page<ModelView> {
-    const rows = this.db
-      .prepare(`SELECT rowid AS _rowid, * FROM models WHERE (@cursor IS NULL OR rowid < @cursor) ORDER BY rowid DESC LIMIT @limit`)
+    const rows = stmt(this.db, `SELECT rowid AS _rowid, * FROM models WHERE (@cursor IS NULL OR rowid < @cursor) ORDER BY rowid DESC LIMIT @limit`)
       .all({ cursor: cursor === undefined ? null : Number(cursor), limit: limit + 1 }) as (ModelRow & { _rowid: number })[];
     return pageOf(rows, limit, toModelView);
   }

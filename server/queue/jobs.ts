@@ -8,6 +8,7 @@ import { encodeSamples, summarize } from '../stats/summary.js';
 import { jobEndedWithoutResult, judgeJob } from '../regression/series.js';
 import { deviceHealthChanged } from '../webhooks/events.js';
 import { runFinished } from '../webhooks/run-finished.js';
+import { stmt } from '../db/statements.js';
 
 export interface JobRef { job_id: string; attempt: number }
 export type Outcome = 'accepted' | 'duplicate' | 'stale';
@@ -41,8 +42,7 @@ export interface ClaimedJob {
 /** Claims the oldest claimable job of a device. The partial unique index makes a second active job impossible. */
 export function claimNextJob(db: Db, deviceId: string, agentId: string, now: number, policy: QueuePolicy): ClaimedJob | null {
   try {
-    const row = db
-      .prepare(
+    const row = stmt(db,
         `UPDATE jobs SET status = 'assigned', attempt = attempt + 1, lease_owner = @agent,
            lease_expires_at = @now + @lease, assigned_at = @now, progress = NULL
          WHERE id = (SELECT j.id FROM jobs j JOIN devices d ON d.id = j.device_id
@@ -66,39 +66,35 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 export function markJobStarted(db: Db, ref: JobRef, agentId: string, now: number, policy: QueuePolicy): Outcome {
-  const info = db
-    .prepare(
+  const info = stmt(db,
       `UPDATE jobs SET status = 'running', started_at = @now, lease_expires_at = @now + @lease
        WHERE id = @id AND attempt = @attempt AND lease_owner = @agent AND status = 'assigned'`,
     )
     .run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, lease: policy.leaseMs });
-  if (info.changes === 1) {
-    refreshRunStatus(db, jobRunId(db, ref.job_id), now);
-    return 'accepted';
-  }
-  const row = db.prepare(`SELECT status FROM jobs WHERE id = ? AND attempt = ? AND lease_owner = ?`).get(ref.job_id, ref.attempt, agentId) as
+  // The run is 'running' since the claim: starting changes nothing there.
+  if (info.changes === 1) return 'accepted';
+  const row = stmt(db, `SELECT status FROM jobs WHERE id = ? AND attempt = ? AND lease_owner = ?`).get(ref.job_id, ref.attempt, agentId) as
     | { status: string }
     | undefined;
   return row?.status === 'running' ? 'duplicate' : 'stale';
 }
 
 export function recordProgress(db: Db, ref: JobRef, agentId: string, progress: unknown): boolean {
-  const info = db
-    .prepare(`UPDATE jobs SET progress = ? WHERE id = ? AND attempt = ? AND lease_owner = ? AND status IN ('assigned', 'running')`)
+  const info = stmt(db, `UPDATE jobs SET progress = ? WHERE id = ? AND attempt = ? AND lease_owner = ? AND status IN ('assigned', 'running')`)
     .run(JSON.stringify(progress), ref.job_id, ref.attempt, agentId);
   return info.changes === 1;
 }
 
 /** Renews the leases of the jobs an agent says it is still working on. Returns the refs it no longer holds. */
 export function renewLeases(db: Db, agentId: string, refs: JobRef[], now: number, policy: QueuePolicy): JobRef[] {
-  const stmt = db.prepare(
+  const renew = stmt(db,
     `UPDATE jobs SET lease_expires_at = @now + @lease
      WHERE id = @id AND attempt = @attempt AND lease_owner = @agent AND status IN ('assigned', 'running')`,
   );
   const lost: JobRef[] = [];
   db.transaction(() => {
     for (const ref of refs) {
-      if (stmt.run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, lease: policy.leaseMs }).changes === 0) lost.push(ref);
+      if (renew.run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, lease: policy.leaseMs }).changes === 0) lost.push(ref);
     }
   })();
   return lost;
@@ -112,8 +108,7 @@ export function completeJob(
   db: Db, ref: JobRef, agentId: string, now: number, sets: SampleSet[], environment: Record<string, unknown>, operators?: OperatorStat[],
 ): Outcome {
   return db.transaction((): Outcome => {
-    const info = db
-      .prepare(
+    const info = stmt(db,
         `UPDATE jobs SET status = 'succeeded', finished_at = @now, lease_owner = NULL, lease_expires_at = NULL,
            environment = @env, operators = @operators, error_code = NULL, error_message = NULL, progress = NULL
          WHERE id = @id AND attempt = @attempt AND (
@@ -123,24 +118,24 @@ export function completeJob(
       )
       .run({ id: ref.job_id, attempt: ref.attempt, agent: agentId, now, env: JSON.stringify(environment), operators: operators ? JSON.stringify(operators) : null });
     if (info.changes === 0) {
-      const done = db.prepare(`SELECT 1 FROM jobs WHERE id = ? AND attempt = ? AND status = 'succeeded'`).get(ref.job_id, ref.attempt);
+      const done = stmt(db, `SELECT 1 FROM jobs WHERE id = ? AND attempt = ? AND status = 'succeeded'`).get(ref.job_id, ref.attempt);
       return done ? 'duplicate' : 'stale';
     }
-    const insertMeasurement = db.prepare(
+    const insertMeasurement = stmt(db,
       `INSERT INTO measurements (job_id, metric, unit, attempt, count, median, p90, p99, mean, stddev, min, max,
          ci_low, ci_high, mean_ci_half, outliers, flags, created_at)
        VALUES (@job_id, @metric, @unit, @attempt, @count, @median, @p90, @p99, @mean, @stddev, @min, @max,
          @ci_low, @ci_high, @mean_ci_half, @outliers, @flags, @now)`,
     );
-    const insertSamples = db.prepare(`INSERT INTO samples (job_id, metric, data) VALUES (?, ?, ?)`);
+    const insertSamples = stmt(db, `INSERT INTO samples (job_id, metric, data) VALUES (?, ?, ?)`);
     for (const set of sets) {
       const summary = summarize(set.samples);
       insertMeasurement.run({ job_id: ref.job_id, metric: set.metric, unit: set.unit, attempt: ref.attempt, now, flags: JSON.stringify(set.flags ?? []), ...summary });
       insertSamples.run(ref.job_id, set.metric, encodeSamples(set.samples));
     }
     judgeJob(db, ref.job_id, now);
-    const device = db.prepare('SELECT d.id, d.health FROM devices d JOIN jobs j ON j.device_id = d.id WHERE j.id = ?').get(ref.job_id) as { id: string; health: string };
-    db.prepare(`UPDATE devices SET consecutive_failures = 0, health = CASE WHEN health = 'unknown' THEN 'good' ELSE health END
+    const device = stmt(db, 'SELECT d.id, d.health FROM devices d JOIN jobs j ON j.device_id = d.id WHERE j.id = ?').get(ref.job_id) as { id: string; health: string };
+    stmt(db, `UPDATE devices SET consecutive_failures = 0, health = CASE WHEN health = 'unknown' THEN 'good' ELSE health END
                 WHERE id = ?`).run(device.id);
     if (device.health === 'unknown') deviceHealthChanged(db, device.id, 'unknown', 'good', 'a job succeeded', now);
     refreshRunStatus(db, jobRunId(db, ref.job_id), now);
@@ -149,7 +144,7 @@ export function completeJob(
 }
 
 function jobRunId(db: Db, jobId: string): string {
-  return (db.prepare('SELECT run_id FROM jobs WHERE id = ?').get(jobId) as { run_id: string }).run_id;
+  return (stmt(db, 'SELECT run_id FROM jobs WHERE id = ?').get(jobId) as { run_id: string }).run_id;
 }
 
 /**
@@ -161,8 +156,7 @@ export function failJob(db: Db, ref: JobRef, agentId: string | null, now: number
     const code = error.code as JobErrorCode;
     const retryable = error.retryable ?? JOB_ERROR_CODES[code].retryable;
     const terminal = code === 'timed_out' ? 'timed_out' : code === 'canceled' ? 'canceled' : 'failed';
-    const info = db
-      .prepare(
+    const info = stmt(db,
         `UPDATE jobs SET
            status = CASE WHEN @retryable = 1 AND attempt < max_attempts THEN 'queued' ELSE @terminal END,
            not_before = @now + MIN(@base * (1 << MIN(attempt - 1, 20)), @max),
@@ -177,12 +171,12 @@ export function failJob(db: Db, ref: JobRef, agentId: string | null, now: number
         base: policy.backoffBaseMs, max: policy.backoffMaxMs, code: error.code, message: error.message,
       });
     if (info.changes === 0) {
-      const same = db.prepare(`SELECT 1 FROM jobs WHERE id = ? AND attempt = ? AND error_code = ? AND status NOT IN ('assigned', 'running')`)
+      const same = stmt(db, `SELECT 1 FROM jobs WHERE id = ? AND attempt = ? AND error_code = ? AND status NOT IN ('assigned', 'running')`)
         .get(ref.job_id, ref.attempt, error.code);
       return same ? 'duplicate' : 'stale';
     }
     if (JOB_ERROR_CODES[code].deviceFault) noteDeviceFault(db, ref.job_id, error, policy, now);
-    const ended = db.prepare(`SELECT 1 FROM jobs WHERE id = ? AND status IN ('failed', 'canceled', 'timed_out')`).get(ref.job_id);
+    const ended = stmt(db, `SELECT 1 FROM jobs WHERE id = ? AND status IN ('failed', 'canceled', 'timed_out')`).get(ref.job_id);
     if (ended) jobEndedWithoutResult(db, ref.job_id, now);
     refreshRunStatus(db, jobRunId(db, ref.job_id), now);
     return 'accepted';
@@ -190,19 +184,19 @@ export function failJob(db: Db, ref: JobRef, agentId: string | null, now: number
 }
 
 function noteDeviceFault(db: Db, jobId: string, error: JobError, policy: QueuePolicy, now: number): void {
-  const before = db.prepare('SELECT d.id, d.health FROM devices d JOIN jobs j ON j.device_id = d.id WHERE j.id = ?').get(jobId) as { id: string; health: string };
-  db.prepare(
+  const before = stmt(db, 'SELECT d.id, d.health FROM devices d JOIN jobs j ON j.device_id = d.id WHERE j.id = ?').get(jobId) as { id: string; health: string };
+  stmt(db,
     `UPDATE devices SET consecutive_failures = consecutive_failures + 1,
        health = CASE WHEN consecutive_failures + 1 >= @k AND health IN ('good', 'unknown') THEN 'bad' ELSE health END,
        health_reason = CASE WHEN consecutive_failures + 1 >= @k AND health IN ('good', 'unknown')
                             THEN @reason ELSE health_reason END
      WHERE id = (SELECT device_id FROM jobs WHERE id = @job)`,
   ).run({ k: policy.badAfterFailures, job: jobId, reason: `${policy.badAfterFailures} device failures in a row; last: ${error.code}: ${error.message}` });
-  const after = db.prepare('SELECT health, health_reason FROM devices WHERE id = ?').get(before.id) as { health: string; health_reason: string | null };
+  const after = stmt(db, 'SELECT health, health_reason FROM devices WHERE id = ?').get(before.id) as { health: string; health_reason: string | null };
   deviceHealthChanged(db, before.id, before.health, after.health, after.health_reason, now);
 }
 
-export interface ReapedJob { id: string; run_id: string; status: string; attempt: number; lease_owner: string | null }
+export interface ReapedJob { id: string; run_id: string; device_id: string; status: string; attempt: number; lease_owner: string | null }
 
 /**
  * Requeues (or finally fails) jobs whose lease expired, and times out jobs that ran past their
@@ -210,9 +204,8 @@ export interface ReapedJob { id: string; run_id: string; status: string; attempt
  */
 export function reapExpiredLeases(db: Db, now: number, policy: QueuePolicy): ReapedJob[] {
   return db.transaction((): ReapedJob[] => {
-    const timedOut = db
-      .prepare(
-        `SELECT id, run_id, attempt, lease_owner FROM jobs
+    const timedOut = stmt(db,
+        `SELECT id, run_id, device_id, attempt, lease_owner FROM jobs
          WHERE status IN ('assigned', 'running') AND assigned_at + timeout_ms + @grace < @now`,
       )
       .all({ now, grace: policy.timeoutGraceMs }) as ReapedJob[];
@@ -220,8 +213,7 @@ export function reapExpiredLeases(db: Db, now: number, policy: QueuePolicy): Rea
       failJob(db, { job_id: job.id, attempt: job.attempt }, null, now,
         { code: 'timed_out', message: 'the job ran past its timeout and the agent did not stop it', retryable: false }, policy);
     }
-    const expired = db
-      .prepare(
+    const expired = stmt(db,
         `UPDATE jobs SET
            status = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
            not_before = @now + MIN(@base * (1 << MIN(attempt - 1, 20)), @max),
@@ -232,7 +224,7 @@ export function reapExpiredLeases(db: Db, now: number, policy: QueuePolicy): Rea
              ELSE 'the agent stopped renewing its lease on all ' || attempt || ' attempts' END,
            lease_owner = NULL, lease_expires_at = NULL, progress = NULL
          WHERE status IN ('assigned', 'running') AND lease_expires_at < @now
-         RETURNING id, run_id, status, attempt, NULL AS lease_owner`,
+         RETURNING id, run_id, device_id, status, attempt, NULL AS lease_owner`,
       )
       .all({ now, base: policy.backoffBaseMs, max: policy.backoffMaxMs }) as ReapedJob[];
     for (const job of expired) if (job.status === 'failed') jobEndedWithoutResult(db, job.id, now);
@@ -244,10 +236,9 @@ export function reapExpiredLeases(db: Db, now: number, policy: QueuePolicy): Rea
 /** Cancels every unfinished job of a run; returns the ones an agent was working on. */
 export function cancelRun(db: Db, runId: string, now: number): ReapedJob[] {
   return db.transaction((): ReapedJob[] => {
-    const active = db
-      .prepare(`SELECT id, run_id, status, attempt, lease_owner FROM jobs WHERE run_id = ? AND status IN ('assigned', 'running')`)
+    const active = stmt(db, `SELECT id, run_id, device_id, status, attempt, lease_owner FROM jobs WHERE run_id = ? AND status IN ('assigned', 'running')`)
       .all(runId) as ReapedJob[];
-    const ended = db.prepare(
+    const ended = stmt(db,
       `UPDATE jobs SET status = 'canceled', finished_at = @now, lease_owner = NULL, lease_expires_at = NULL, progress = NULL,
          error_code = 'canceled', error_message = 'canceled by a user'
        WHERE run_id = @run AND status IN ('queued', 'assigned', 'running') RETURNING id`,
@@ -258,24 +249,28 @@ export function cancelRun(db: Db, runId: string, now: number): ReapedJob[] {
   }).immediate();
 }
 
-/** Derives a run's status from its jobs and stores it (with finished_at once every job is terminal). */
+/**
+ * Derives a run's status from its jobs and stores it (with finished_at once every job is terminal).
+ * Each question is an indexed EXISTS on (run_id, status), so a transition costs the same in a run
+ * of 1,000 jobs as in a run of one; the jobs are counted only once, when the last one ends.
+ */
 export function refreshRunStatus(db: Db, runId: string, now: number): void {
-  const before = db.prepare('SELECT finished_at FROM runs WHERE id = ?').get(runId) as { finished_at: number | null } | undefined;
-  db.prepare(
-    `UPDATE runs SET
-       status = (SELECT CASE
-         WHEN SUM(status IN ('queued', 'assigned', 'running')) = 0 THEN
-           CASE WHEN SUM(status = 'succeeded') = COUNT(*) THEN 'succeeded'
-                WHEN SUM(status = 'canceled') = COUNT(*) THEN 'canceled'
-                ELSE 'failed' END
-         WHEN SUM(status IN ('assigned', 'running', 'succeeded', 'failed', 'timed_out')) > 0 THEN 'running'
-         ELSE 'queued' END FROM jobs WHERE run_id = @run),
-       finished_at = CASE WHEN (SELECT SUM(status IN ('queued', 'assigned', 'running')) FROM jobs WHERE run_id = @run) = 0
-                          THEN COALESCE(finished_at, @now) ELSE NULL END
-     WHERE id = @run`,
-  ).run({ run: runId, now });
-  if (before && before.finished_at === null) {
-    const after = db.prepare('SELECT finished_at FROM runs WHERE id = ?').get(runId) as { finished_at: number | null };
-    if (after.finished_at !== null) runFinished(db, runId, now);
+  const before = stmt(db, 'SELECT status, finished_at FROM runs WHERE id = ?').get(runId) as { status: string; finished_at: number | null } | undefined;
+  if (!before) return;
+  const active = stmt(db, `SELECT 1 FROM jobs WHERE run_id = ? AND status IN ('queued', 'assigned', 'running') LIMIT 1`).get(runId) !== undefined;
+  let status: string;
+  let empty = false;
+  if (active) {
+    const started = stmt(db, `SELECT 1 FROM jobs WHERE run_id = ? AND status IN ('assigned', 'running', 'succeeded', 'failed', 'timed_out') LIMIT 1`).get(runId) !== undefined;
+    status = started ? 'running' : 'queued';
+  } else {
+    const c = stmt(db, `SELECT COUNT(*) AS n, SUM(status = 'succeeded') AS ok, SUM(status = 'canceled') AS canceled FROM jobs WHERE run_id = ?`)
+      .get(runId) as { n: number; ok: number | null; canceled: number | null };
+    empty = c.n === 0; // not yet given its jobs (inside the submitting transaction)
+    status = empty ? 'queued' : c.ok === c.n ? 'succeeded' : c.canceled === c.n ? 'canceled' : 'failed';
   }
+  const finishedAt = active || empty ? null : before.finished_at ?? now;
+  if (status === before.status && finishedAt === before.finished_at) return;
+  stmt(db, 'UPDATE runs SET status = ?, finished_at = ? WHERE id = ?').run(status, finishedAt, runId);
+  if (before.finished_at === null && finishedAt !== null) runFinished(db, runId, now);
 }

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import { ElfError, fitProblems, parseElf } from '../models/elf.js';
 import { startAbTest } from '../regression/ab.js';
 import { policyFor } from '../regression/policy.js';
+import { stmt } from '../db/statements.js';
 
 /**
  * Fit check for MCU firmware: the image's flash (text + data) and RAM (data + bss) needs against
@@ -92,11 +93,11 @@ export function createRun(db: Db, models: ModelStore, body: CreateRun, createdBy
   }
   const runId = ids('run');
   db.transaction(() => {
-    db.prepare(
+    stmt(db,
       `INSERT INTO runs (id, model_sha256, runtime, device_selector, settings, git, created_by, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(runId, model.sha256, body.runtime, body.device, JSON.stringify(body.settings), JSON.stringify(body.git), createdBy, now);
-    const insertJob = db.prepare(
+    const insertJob = stmt(db,
       `INSERT INTO jobs (id, run_id, device_id, max_attempts, timeout_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
     );
     if (body.ab && baseline) {

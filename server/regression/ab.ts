@@ -15,6 +15,7 @@ import { applyCut } from './detector.js';
 import { applyChange, loadWatch, saveWatch, worseEffect } from './watch.js';
 import { changeFromRatio } from '../../protocol/change.js';
 import { detectorSettings, policyFor } from './policy.js';
+import { stmt } from '../db/statements.js';
 
 /** Defaults of the two kinds of test (see docs/alerts.md and docs/benchmarks.md for how they were chosen). */
 export const AB_DEFAULTS = {
@@ -44,7 +45,7 @@ interface AbRow {
 export function startAbTest(db: Db, s: StartAb, now: number): string {
   const id = randomId('ab');
   const alpha = s.purpose === 'gate' ? AB_DEFAULTS.gate.alpha : AB_DEFAULTS.confirm.alpha;
-  db.prepare(
+  stmt(db,
     `INSERT INTO ab_tests (id, run_id, device_id, purpose, series_key, metric, branch, trigger_job_id, start_job_id, baseline_sha256, candidate_sha256,
        direction, min_rounds, max_rounds, min_effect, alpha, spacing_ms, created_at)
      VALUES (@id, @run, @device, @purpose, @key, @metric, @branch, @trigger, @start, @a, @b, @direction, @min, @max, @minEffect, @alpha, @spacing, @now)`,
@@ -58,9 +59,9 @@ export function startAbTest(db: Db, s: StartAb, now: number): string {
 }
 
 function queueRound(db: Db, testId: string, round: number, now: number, delayMs: number, maxAttempts: number, timeoutMs: number): void {
-  const t = db.prepare('SELECT * FROM ab_tests WHERE id = ?').get(testId) as AbRow;
+  const t = stmt(db, 'SELECT * FROM ab_tests WHERE id = ?').get(testId) as AbRow;
   const arms: ['A' | 'B', string][] = round % 2 === 1 ? [['A', t.baseline_sha256], ['B', t.candidate_sha256]] : [['B', t.candidate_sha256], ['A', t.baseline_sha256]];
-  const insert = db.prepare(
+  const insert = stmt(db,
     `INSERT INTO jobs (id, run_id, device_id, max_attempts, timeout_ms, created_at, not_before, model_sha256, ab_test_id, ab_round, ab_arm)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
@@ -75,14 +76,14 @@ export interface AbProgress { testId: string; decided: boolean }
 
 /** Called when a job of an A/B test ended (any terminal state): processes its round once both jobs ended. */
 export function abJobEnded(db: Db, jobId: string, now: number): AbProgress | null {
-  const job = db.prepare('SELECT ab_test_id FROM jobs WHERE id = ?').get(jobId) as { ab_test_id: string | null } | undefined;
+  const job = stmt(db, 'SELECT ab_test_id FROM jobs WHERE id = ?').get(jobId) as { ab_test_id: string | null } | undefined;
   if (!job?.ab_test_id) return null;
   return progressAbTest(db, job.ab_test_id, now);
 }
 
 /** Catch-up for every running test (the server's tick): rounds whose jobs ended by other paths (lease expiry, cancel). */
 export function advanceAbTests(db: Db, now: number): number {
-  const running = db.prepare(`SELECT id FROM ab_tests WHERE status = 'running'`).all() as { id: string }[];
+  const running = stmt(db, `SELECT id FROM ab_tests WHERE status = 'running'`).all() as { id: string }[];
   let decided = 0;
   for (const { id } of running) if (db.transaction(() => progressAbTest(db, id, now).decided).immediate()) decided++;
   return decided;
@@ -90,7 +91,7 @@ export function advanceAbTests(db: Db, now: number): number {
 
 /** The paired log ratios ln(B) − ln(A) of the test's complete rounds, in round order. */
 export function abDiffs(db: Db, testId: string, metric: string): number[] {
-  const rows = db.prepare(
+  const rows = stmt(db,
     `SELECT j.ab_round AS round, j.ab_arm AS arm, m.median FROM jobs j JOIN measurements m ON m.job_id = j.id AND m.metric = ?
      WHERE j.ab_test_id = ? AND j.status = 'succeeded' ORDER BY j.ab_round`,
   ).all(metric, testId) as { round: number; arm: 'A' | 'B'; median: number }[];
@@ -119,11 +120,11 @@ export function abOptions(t: Pick<AbRow, 'purpose' | 'direction' | 'metric' | 'm
 }
 
 function progressAbTest(db: Db, testId: string, now: number): AbProgress {
-  const t = db.prepare('SELECT * FROM ab_tests WHERE id = ?').get(testId) as AbRow | undefined;
+  const t = stmt(db, 'SELECT * FROM ab_tests WHERE id = ?').get(testId) as AbRow | undefined;
   if (!t || t.status !== 'running') return { testId, decided: false };
-  const last = (db.prepare('SELECT MAX(ab_round) AS r FROM jobs WHERE ab_test_id = ?').get(testId) as { r: number | null }).r ?? 0;
+  const last = (stmt(db, 'SELECT MAX(ab_round) AS r FROM jobs WHERE ab_test_id = ?').get(testId) as { r: number | null }).r ?? 0;
   if (t.rounds + t.failed_rounds >= last) return { testId, decided: false }; // this round was already processed
-  const jobs = db.prepare('SELECT status, max_attempts, timeout_ms FROM jobs WHERE ab_test_id = ? AND ab_round = ?').all(testId, last) as { status: string; max_attempts: number; timeout_ms: number }[];
+  const jobs = stmt(db, 'SELECT status, max_attempts, timeout_ms FROM jobs WHERE ab_test_id = ? AND ab_round = ?').all(testId, last) as { status: string; max_attempts: number; timeout_ms: number }[];
   if (jobs.some((j) => !TERMINAL.has(j.status))) return { testId, decided: false };
   if (jobs.some((j) => j.status === 'canceled')) {
     finish(db, t, 'canceled', null, 'a job of the test was canceled', now);
@@ -132,7 +133,7 @@ function progressAbTest(db: Db, testId: string, now: number): AbProgress {
   const diffs = abDiffs(db, testId, t.metric);
   const complete = diffs.length;
   const failed = last - complete;
-  db.prepare('UPDATE ab_tests SET rounds = ?, failed_rounds = ? WHERE id = ?').run(complete, failed, testId);
+  stmt(db, 'UPDATE ab_tests SET rounds = ?, failed_rounds = ? WHERE id = ?').run(complete, failed, testId);
   if (failed > AB_DEFAULTS.maxFailedRounds) {
     finish(db, { ...t, rounds: complete, failed_rounds: failed }, 'failed', null, `${failed} rounds had a failed job or no ${t.metric}`, now);
     return { testId, decided: true };
@@ -140,7 +141,7 @@ function progressAbTest(db: Db, testId: string, now: number): AbProgress {
   const summary = abDecide(diffs, abOptions(t));
   const stats = complete >= 2 ? summary : null;
   if (stats) {
-    db.prepare('UPDATE ab_tests SET estimate = ?, ci_low = ?, ci_high = ?, effect = ?, noise = ? WHERE id = ?').run(
+    stmt(db, 'UPDATE ab_tests SET estimate = ?, ci_low = ?, ci_high = ?, effect = ?, noise = ? WHERE id = ?').run(
       fin(stats.estimate), fin(stats.ciLow), fin(stats.ciHigh), fin(worseOf(t.metric, stats.estimate)), fin(stats.sd), testId);
   }
   if (summary.decision === 'continue') {
@@ -161,18 +162,18 @@ const pct = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${
 const worseOf = (metric: string, estimate: number): number => worseEffect(1, 1 + estimate, metricDirection(metric));
 
 function finish(db: Db, t: AbRow, status: AbRow['status'], stats: { estimate: number; ciLow: number; ciHigh: number } | null, reason: string, now: number): void {
-  db.prepare(`UPDATE ab_tests SET status = ?, reason = ?, decided_at = ? WHERE id = ? AND status = 'running'`).run(status, reason, now, t.id);
+  stmt(db, `UPDATE ab_tests SET status = ?, reason = ?, decided_at = ? WHERE id = ? AND status = 'running'`).run(status, reason, now, t.id);
   // Jobs of this test still queued (a later round) have nothing left to decide.
-  db.prepare(`UPDATE jobs SET status = 'canceled', finished_at = ?, error_code = 'canceled', error_message = 'the A/B test was decided'
+  stmt(db, `UPDATE jobs SET status = 'canceled', finished_at = ?, error_code = 'canceled', error_message = 'the A/B test was decided'
               WHERE ab_test_id = ? AND status = 'queued'`).run(now, t.id);
   if (t.purpose !== 'confirm' || !t.trigger_job_id) return;
   const effect = stats ? worseOf(t.metric, stats.estimate) : null;
   const agrees = status === 'changed' && effect !== null && (t.direction === null || (t.direction === 'regression') === effect > 0);
-  db.prepare(`UPDATE verdicts SET confirmation = ?, confirmed_by = 'ab', hint = ? WHERE job_id = ? AND metric = ? AND confirmation = 'pending'`)
+  stmt(db, `UPDATE verdicts SET confirmation = ?, confirmed_by = 'ab', hint = ? WHERE job_id = ? AND metric = ? AND confirmation = 'pending'`)
     .run(agrees ? 'confirmed' : 'not_confirmed', `A/B test ${t.id}: ${reason}`, t.trigger_job_id, t.metric);
   if (!t.series_key || !t.branch) return;
   const k = { seriesKey: t.series_key, metric: t.metric, branch: t.branch };
-  const onBaseline = db.prepare('SELECT 1 FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ? AND suspect_job_id = ?')
+  const onBaseline = stmt(db, 'SELECT 1 FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ? AND suspect_job_id = ?')
     .get(t.series_key, t.metric, t.branch, t.trigger_job_id);
   if (!onBaseline) return;
   const policy = policyFor(db, t.metric);
@@ -180,10 +181,10 @@ function finish(db: Db, t: AbRow, status: AbRow['status'], stats: { estimate: nu
   const watch = loadWatch(db, k, settings, null, now);
   if (agrees && stats && t.start_job_id) {
     // Unless the history found the change meanwhile, report it and start the new level where the suspect window began.
-    const since = db.prepare(`SELECT 1 FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? AND detected_at >= ?`)
+    const since = stmt(db, `SELECT 1 FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? AND detected_at >= ?`)
       .get(t.series_key, t.metric, t.branch, t.created_at);
     if (!since && applyCut(watch.state, t.start_job_id)) {
-      const before = (db.prepare('SELECT level FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ?').get(t.series_key, t.metric, t.branch) as { level: number | null }).level ?? 1;
+      const before = (stmt(db, 'SELECT level FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ?').get(t.series_key, t.metric, t.branch) as { level: number | null }).level ?? 1;
       // The A/B test measured B against A as a ratio; the change is that ratio applied to the level before.
       const c = changeFromRatio(before, stats.estimate, stats.ciLow, stats.ciHigh, metricDirection(t.metric));
       const seLog = Math.max(1e-12, (Math.log1p(stats.ciHigh) - Math.log1p(stats.ciLow)) / (2 * 1.96));
@@ -211,13 +212,13 @@ export function abTestView(r: AbViewRow): AbTestView {
 }
 
 export function abTestsOfRun(db: Db, runId: string): AbTestView[] {
-  return (db.prepare('SELECT t.*, d.name AS device_name FROM ab_tests t JOIN devices d ON d.id = t.device_id WHERE t.run_id = ? ORDER BY d.name, t.created_at')
+  return (stmt(db, 'SELECT t.*, d.name AS device_name FROM ab_tests t JOIN devices d ON d.id = t.device_id WHERE t.run_id = ? ORDER BY d.name, t.created_at')
     .all(runId) as AbViewRow[]).map(abTestView);
 }
 
 /** The σ of the paired log ratio measured by earlier tests on a device and metric (median), or null. */
 export function measuredPairNoise(db: Db, deviceId: string, metric: string): number | null {
-  const rows = db.prepare(`SELECT noise FROM ab_tests WHERE device_id = ? AND metric = ? AND noise IS NOT NULL AND rounds >= 4 ORDER BY created_at DESC LIMIT 9`)
+  const rows = stmt(db, `SELECT noise FROM ab_tests WHERE device_id = ? AND metric = ? AND noise IS NOT NULL AND rounds >= 4 ORDER BY created_at DESC LIMIT 9`)
     .all(deviceId, metric) as { noise: number }[];
   if (rows.length === 0) return null;
   const s = rows.map((r) => r.noise).sort((a, b) => a - b);

@@ -6,6 +6,7 @@
 import type { Db } from '../db/open.js';
 import type { PolicyView } from '../../protocol/alerts.js';
 import { DETECTOR_DEFAULTS, type DetectorSettings } from './detector.js';
+import { stmt } from '../db/statements.js';
 
 export interface Policy {
   minEffect: number;
@@ -54,12 +55,12 @@ const toPolicy = (r: PolicyRow): Policy => ({
 });
 
 export function policyFor(db: Db, metric: string): Policy {
-  const row = db.prepare(`SELECT * FROM regression_policies WHERE metric IN (?, '*') ORDER BY metric = '*' LIMIT 1`).get(metric) as PolicyRow | undefined;
+  const row = stmt(db, `SELECT * FROM regression_policies WHERE metric IN (?, '*') ORDER BY metric = '*' LIMIT 1`).get(metric) as PolicyRow | undefined;
   return row ? toPolicy(row) : DEFAULT_POLICY;
 }
 
 export function setPolicy(db: Db, metric: string, policy: Policy, now: number): void {
-  db.prepare(`INSERT INTO regression_policies (metric, min_effect, confirm_reruns, false_alert_rate, ab_rounds, alert_on_improvement, updated_at)
+  stmt(db, `INSERT INTO regression_policies (metric, min_effect, confirm_reruns, false_alert_rate, ab_rounds, alert_on_improvement, updated_at)
               VALUES (@metric, @min, @reruns, @rate, @ab, @improve, @now)
               ON CONFLICT (metric) DO UPDATE SET min_effect = excluded.min_effect, confirm_reruns = excluded.confirm_reruns,
                 false_alert_rate = excluded.false_alert_rate, ab_rounds = excluded.ab_rounds,
@@ -69,7 +70,7 @@ export function setPolicy(db: Db, metric: string, policy: Policy, now: number): 
 }
 
 export function deletePolicy(db: Db, metric: string): boolean {
-  return db.prepare('DELETE FROM regression_policies WHERE metric = ?').run(metric).changes > 0;
+  return stmt(db, 'DELETE FROM regression_policies WHERE metric = ?').run(metric).changes > 0;
 }
 
 const toView = (metric: string, p: Policy, isDefault: boolean): PolicyView => ({
@@ -78,7 +79,7 @@ const toView = (metric: string, p: Policy, isDefault: boolean): PolicyView => ({
 });
 
 export function listPolicies(db: Db): PolicyView[] {
-  const rows = db.prepare('SELECT * FROM regression_policies ORDER BY metric').all() as PolicyRow[];
+  const rows = stmt(db, 'SELECT * FROM regression_policies ORDER BY metric').all() as PolicyRow[];
   const views = rows.map((r) => toView(r.metric, toPolicy(r), false));
   if (!rows.some((r) => r.metric === '*')) views.unshift(toView('*', DEFAULT_POLICY, true));
   return views;

@@ -16,6 +16,7 @@ import { metricDirection, seriesKey, type Direction } from './series-keys.js';
 import { applyChange, historyChange, loadWatch, saveWatch, windowEvidence, type WatchKey } from './watch.js';
 import { changeFromLevels, type ChangeEstimate } from '../../protocol/change.js';
 import { abJobEnded, startAbTest } from './ab.js';
+import { stmt } from '../db/statements.js';
 
 export { metricDirection, seriesKey, RESULT_BRANCH_SQL, BASELINE_BRANCH_SQL } from './series-keys.js';
 
@@ -62,7 +63,7 @@ export function recentJudgeTimes(reset = false): Float64Array {
 }
 
 function judge(db: Db, jobId: string, now: number): void {
-  const job = db.prepare(
+  const job = stmt(db,
     `SELECT j.run_id, j.device_id, j.confirms_job_id, j.max_attempts, j.timeout_ms, j.ab_test_id, m.family, m.variant, r.runtime, r.settings, r.git,
        COALESCE(j.model_sha256, r.model_sha256) AS model_sha256
      FROM jobs j JOIN runs r ON r.id = j.run_id JOIN models m ON m.sha256 = COALESCE(j.model_sha256, r.model_sha256) WHERE j.id = ?`,
@@ -72,8 +73,8 @@ function judge(db: Db, jobId: string, now: number): void {
   const baselineBranch = git.baseline_branch ?? 'main';
   const onBaseline = (git.branch ?? baselineBranch) === baselineBranch;
   const key = seriesKey({ family: job.family, variant: job.variant, deviceId: job.device_id, runtime: job.runtime, threads: settings.threads, inputs: settings.inputs });
-  db.prepare('UPDATE measurements SET series_key = ? WHERE job_id = ?').run(key, jobId);
-  db.prepare(
+  stmt(db, 'UPDATE measurements SET series_key = ? WHERE job_id = ?').run(key, jobId);
+  stmt(db,
     `INSERT INTO series (key, family, variant, device_id, runtime, settings, created_at, last_result_at, analyzed_at)
      VALUES (@key, @family, @variant, @device, @runtime, @settings, @now, @now, @now)
      ON CONFLICT (key) DO UPDATE SET last_result_at = excluded.last_result_at, analyzed_at = excluded.analyzed_at`,
@@ -87,9 +88,9 @@ function judge(db: Db, jobId: string, now: number): void {
     return;
   }
 
-  const metrics = db.prepare(`SELECT m.metric, m.flags, m.median, m.count, s.data FROM measurements m JOIN samples s ON s.job_id = m.job_id AND s.metric = m.metric WHERE m.job_id = ?`)
+  const metrics = stmt(db, `SELECT m.metric, m.flags, m.median, m.count, s.data FROM measurements m JOIN samples s ON s.job_id = m.job_id AND s.metric = m.metric WHERE m.job_id = ?`)
     .all(jobId) as { metric: string; flags: string; median: number; count: number; data: Buffer }[];
-  const insert = db.prepare(
+  const insert = stmt(db,
     `INSERT OR REPLACE INTO verdicts (job_id, metric, verdict, p_value, effect, ci_low, ci_high, baseline_median, candidate_median,
        baseline_results, baseline_branch, created_at, z, noise, detectable, confirmation, confirmed_by, hint, evidence)
      VALUES (@job, @metric, @verdict, @p, @effect, @lo, @hi, @bm, @cm, @n, @branch, @now, @z, @noise, @detectable, @confirmation, @by, @hint, @evidence)`,
@@ -118,7 +119,7 @@ function judge(db: Db, jobId: string, now: number): void {
           applyChange(db, k, change, policy, now);
           // Earlier results of the new level that were suspect are now confirmed by the history.
           const window = out.state.ids.slice(out.state.ids.length - out.change.window);
-          const mark = db.prepare(`UPDATE verdicts SET confirmation = 'confirmed', confirmed_by = COALESCE(confirmed_by, 'history')
+          const mark = stmt(db, `UPDATE verdicts SET confirmation = 'confirmed', confirmed_by = COALESCE(confirmed_by, 'history')
                                    WHERE job_id = ? AND metric = ? AND verdict = ? AND confirmation IN ('pending', 'none')`);
           for (const id of window) mark.run(id, m.metric, effect > 0 ? 'regression' : 'improvement');
           suspect = null;
@@ -260,9 +261,9 @@ function confirmSuspect(db: Db, jobId: string, job: JobContextRow, k: WatchKey, 
   const refId = ids[ids.length - 1 - window] ?? null;
   const startId = onBaseline ? ids[ids.length - window] ?? jobId : jobId;
   const baselineSha = refId
-    ? (db.prepare('SELECT COALESCE(j.model_sha256, r.model_sha256) AS sha FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?').get(refId) as { sha: string } | undefined)?.sha ?? null
+    ? (stmt(db, 'SELECT COALESCE(j.model_sha256, r.model_sha256) AS sha FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = ?').get(refId) as { sha: string } | undefined)?.sha ?? null
     : null;
-  const running = db.prepare(`SELECT id FROM ab_tests WHERE series_key = ? AND metric = ? AND status = 'running' AND device_id = ?`).get(k.seriesKey, k.metric, job.device_id);
+  const running = stmt(db, `SELECT id FROM ab_tests WHERE series_key = ? AND metric = ? AND status = 'running' AND device_id = ?`).get(k.seriesKey, k.metric, job.device_id);
   if (policy.abRounds > 0 && baselineSha && baselineSha !== job.model_sha256) {
     if (running) return { pending: false, ab: false, reruns: 0, hint: `${judged.hint ?? 'suspect'}; an A/B test of this series is already running` };
     const testId = startAbTest(db, {
@@ -281,8 +282,8 @@ function confirmSuspect(db: Db, jobId: string, job: JobContextRow, k: WatchKey, 
 
 /** Queues reruns of a suspect result, up to `reruns` per original job. */
 function queueReruns(db: Db, root: string, job: JobContextRow, reruns: number, now: number): void {
-  const done = (db.prepare('SELECT COUNT(*) AS n FROM jobs WHERE confirms_job_id = ?').get(root) as { n: number }).n;
-  const insert = db.prepare(`INSERT INTO jobs (id, run_id, device_id, max_attempts, timeout_ms, created_at, confirms_job_id) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+  const done = (stmt(db, 'SELECT COUNT(*) AS n FROM jobs WHERE confirms_job_id = ?').get(root) as { n: number }).n;
+  const insert = stmt(db, `INSERT INTO jobs (id, run_id, device_id, max_attempts, timeout_ms, created_at, confirms_job_id) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   for (let i = done; i < reruns; i++) insert.run(randomId('job'), job.run_id, job.device_id, job.max_attempts, job.timeout_ms, now + i, root);
 }
 
@@ -292,27 +293,27 @@ function queueReruns(db: Db, root: string, job: JobContextRow, reruns: number, n
  * (already marked by then), otherwise it is not confirmed.
  */
 function settleRerunChain(db: Db, root: string, onBaseline: boolean): void {
-  const reruns = db.prepare('SELECT status FROM jobs WHERE confirms_job_id = ?').all(root) as { status: string }[];
+  const reruns = stmt(db, 'SELECT status FROM jobs WHERE confirms_job_id = ?').all(root) as { status: string }[];
   if (reruns.some((r) => ['queued', 'assigned', 'running'].includes(r.status))) return;
-  const pending = db.prepare(`SELECT metric, verdict FROM verdicts WHERE job_id = ? AND confirmation = 'pending'`).all(root) as { metric: string; verdict: string }[];
+  const pending = stmt(db, `SELECT metric, verdict FROM verdicts WHERE job_id = ? AND confirmation = 'pending'`).all(root) as { metric: string; verdict: string }[];
   for (const p of pending) {
     let confirmed = false;
     if (!onBaseline) {
-      const verdicts = db.prepare(`SELECT v.verdict FROM jobs j LEFT JOIN verdicts v ON v.job_id = j.id AND v.metric = ? WHERE j.confirms_job_id = ?`).all(p.metric, root) as { verdict: string | null }[];
+      const verdicts = stmt(db, `SELECT v.verdict FROM jobs j LEFT JOIN verdicts v ON v.job_id = j.id AND v.metric = ? WHERE j.confirms_job_id = ?`).all(p.metric, root) as { verdict: string | null }[];
       confirmed = verdicts.length > 0 && verdicts.every((v) => v.verdict === p.verdict) && reruns.every((r) => r.status === 'succeeded');
     }
-    db.prepare(`UPDATE verdicts SET confirmation = ?, confirmed_by = 'rerun' WHERE job_id = ? AND metric = ? AND confirmation = 'pending'`)
+    stmt(db, `UPDATE verdicts SET confirmation = ?, confirmed_by = 'rerun' WHERE job_id = ? AND metric = ? AND confirmation = 'pending'`)
       .run(confirmed ? 'confirmed' : 'not_confirmed', root, p.metric);
   }
 }
 
 /** A job ended without results: reruns and A/B tests waiting for it are settled. */
 export function jobEndedWithoutResult(db: Db, jobId: string, now: number): void {
-  const job = db.prepare('SELECT confirms_job_id, ab_test_id, run_id FROM jobs WHERE id = ?').get(jobId) as { confirms_job_id: string | null; ab_test_id: string | null; run_id: string } | undefined;
+  const job = stmt(db, 'SELECT confirms_job_id, ab_test_id, run_id FROM jobs WHERE id = ?').get(jobId) as { confirms_job_id: string | null; ab_test_id: string | null; run_id: string } | undefined;
   if (!job) return;
   if (job.ab_test_id) abJobEnded(db, jobId, now);
   if (job.confirms_job_id) {
-    const git = (db.prepare('SELECT git FROM runs WHERE id = ?').get(job.run_id) as { git: string }).git;
+    const git = (stmt(db, 'SELECT git FROM runs WHERE id = ?').get(job.run_id) as { git: string }).git;
     const g = JSON.parse(git) as { branch?: string; baseline_branch?: string };
     settleRerunChain(db, job.confirms_job_id, (g.branch ?? g.baseline_branch ?? 'main') === (g.baseline_branch ?? 'main'));
   }

@@ -12,6 +12,7 @@ import { DEFAULT_POLICY, detectorSettings, policyFor } from './policy.js';
 import { abRoundsFor } from './ab-stats.js';
 import { AB_DEFAULTS, measuredPairNoise } from './ab.js';
 import { listAlerts } from '../alerts/alerts.js';
+import { stmt } from '../db/statements.js';
 
 interface SeriesRow {
   _rowid: number; key: string; family: string; variant: string; device_id: string; device_name: string; runtime: string;
@@ -30,7 +31,7 @@ const toView = (r: SeriesRow): SeriesView => ({
 });
 
 export function listSeries(db: Db, limit: number, cursor: string | undefined, filter: { family?: string | undefined; variant?: string | undefined; device?: string | undefined }): Page<SeriesView> {
-  const rows = db.prepare(
+  const rows = stmt(db,
     `${SELECT} WHERE (@cursor IS NULL OR s.rowid > @cursor) AND (@family IS NULL OR s.family = @family)
        AND (@variant IS NULL OR s.variant = @variant) AND (@device IS NULL OR d.name = @device OR d.id = @device)
      ORDER BY s.rowid LIMIT @limit`,
@@ -45,7 +46,7 @@ export function listSeries(db: Db, limit: number, cursor: string | undefined, fi
  */
 export function resolveSeriesKey(db: Db, ref: string): string {
   if (ref.length === 32) return ref;
-  const rows = db.prepare(`${SELECT} WHERE s.key LIKE ? ORDER BY s.rowid LIMIT 6`).all(`${ref}%`) as SeriesRow[];
+  const rows = stmt(db, `${SELECT} WHERE s.key LIKE ? ORDER BY s.rowid LIMIT 6`).all(`${ref}%`) as SeriesRow[];
   if (rows.length === 0) throw new BenchfleetError('not_found', `no series ${ref}`);
   if (rows.length > 1) {
     const candidates = rows.slice(0, 5).map((r) => `${r.key} (${r.family}:${r.variant} on ${r.device_name}, ${r.runtime})`).join(', ');
@@ -55,7 +56,7 @@ export function resolveSeriesKey(db: Db, ref: string): string {
 }
 
 export function getSeries(db: Db, key: string): SeriesView | null {
-  const row = db.prepare(`${SELECT} WHERE s.key = ?`).get(key) as SeriesRow | undefined;
+  const row = stmt(db, `${SELECT} WHERE s.key = ?`).get(key) as SeriesRow | undefined;
   return row ? toView(row) : null;
 }
 
@@ -63,11 +64,11 @@ export function getSeries(db: Db, key: string): SeriesView | null {
 export function seriesHistory(db: Db, key: string, metric: string, branch: string | undefined, limit: number, now: number): SeriesHistoryView | null {
   const series = getSeries(db, key);
   if (!series) return null;
-  const chosen = branch ?? ((db.prepare(
+  const chosen = branch ?? ((stmt(db,
     `SELECT ${BASELINE_BRANCH_SQL} AS b FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
      WHERE m.series_key = ? AND m.metric = ? ORDER BY m.created_at DESC LIMIT 1`,
   ).get(key, metric) as { b: string } | undefined)?.b ?? 'main');
-  const rows = (db.prepare(
+  const rows = (stmt(db,
     `SELECT m.job_id, j.run_id, j.confirms_job_id, m.created_at, m.median, m.ci_low, m.ci_high, m.flags, m.unit, COALESCE(j.model_sha256, r.model_sha256) AS model_sha256,
        json_extract(r.git, '$.branch') AS branch, json_extract(r.git, '$.commit') AS git_commit, v.verdict
      FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
@@ -95,7 +96,7 @@ const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 
 /** What the detector knows of a series now, in figures and in one sentence. */
 export function watchView(db: Db, key: string, deviceId: string, metric: string, branch: string): SeriesWatchView | null {
-  const row = db.prepare('SELECT * FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ?').get(key, metric, branch) as {
+  const row = stmt(db, 'SELECT * FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ?').get(key, metric, branch) as {
     state: string; results: number; level: number | null; level_results: number | null; noise: number | null; noise_long: number | null;
     outlier_rate: number | null; suspect_job_id: string | null;
   } | undefined;

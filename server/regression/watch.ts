@@ -16,6 +16,7 @@ import { detectorSettings, policyFor, type Policy } from './policy.js';
 import type { SeriesChangeView } from '../../protocol/alerts.js';
 import { changeFromLevels } from '../../protocol/change.js';
 import type { DetectedChange } from './detector.js';
+import { stmt } from '../db/statements.js';
 
 export { worseEffect } from '../../protocol/change.js';
 
@@ -41,7 +42,7 @@ export function historyChange(c: DetectedChange, detectedJobId: string, directio
 
 /** The results a watch is made of: unflagged, non-A/B results of the series on its own baseline branch, oldest first. */
 function historyOf(db: Db, k: WatchKey, exceptJob: string | null): { job_id: string; median: number; data: Buffer }[] {
-  return db.prepare(
+  return stmt(db,
     `SELECT m.job_id, m.median, s.data FROM measurements m
        JOIN samples s ON s.job_id = m.job_id AND s.metric = m.metric
        JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
@@ -57,7 +58,7 @@ function historyOf(db: Db, k: WatchKey, exceptJob: string | null): { job_id: str
  * no alerts or webhooks: they are news only when they happen).
  */
 export function loadWatch(db: Db, k: WatchKey, settings: DetectorSettings, exceptJob: string | null, now: number): Watch {
-  const row = db.prepare('SELECT state, suspect_job_id FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ?')
+  const row = stmt(db, 'SELECT state, suspect_job_id FROM series_watch WHERE series_key = ? AND metric = ? AND branch = ?')
     .get(k.seriesKey, k.metric, k.branch) as { state: string; suspect_job_id: string | null } | undefined;
   if (row) return { state: JSON.parse(row.state) as DetectorState, suspectJobId: row.suspect_job_id, exists: true };
   return { state: replayHistory(db, k, settings, exceptJob, now), suspectJobId: null, exists: false };
@@ -79,7 +80,7 @@ export function replayHistory(db: Db, k: WatchKey, settings: DetectorSettings, e
 export function saveWatch(db: Db, k: WatchKey, state: DetectorState, settings: DetectorSettings, suspectJobId: string | null, lastJobId: string | null, now: number): void {
   const noise = estimateNoise(state, settings);
   const level = currentLevel(state, noise, settings);
-  db.prepare(
+  stmt(db,
     `INSERT INTO series_watch (series_key, metric, branch, state, results, level, level_results, noise, noise_long, outlier_rate, suspect_job_id, last_job_id, updated_at)
      VALUES (@key, @metric, @branch, @state, @results, @level, @levelResults, @noise, @noiseLong, @outliers, @suspect, @last, @now)
      ON CONFLICT (series_key, metric, branch) DO UPDATE SET state = excluded.state, results = excluded.results, level = excluded.level,
@@ -103,7 +104,7 @@ export interface ChangeInput {
 
 function insertChange(db: Db, k: WatchKey, c: ChangeInput, alertId: string | null, now: number): string {
   const id = randomId('chg');
-  db.prepare(
+  stmt(db,
     `INSERT INTO series_changes (id, series_key, metric, branch, job_id, detected_job_id, source, direction, before_value, after_value,
        effect, ci_low, ci_high, z, results, alert_id, detected_at, evidence)
      VALUES (@id, @key, @metric, @branch, @job, @detected, @source, @direction, @before, @after, @effect, @lo, @hi, @z, @results, @alert, @now, @evidence)`,
@@ -138,7 +139,7 @@ export function applyChange(db: Db, k: WatchKey, c: ChangeInput, policy: Policy,
   }
   const changeId = insertChange(db, k, c, alertId, now);
   const change = getChange(db, changeId)!;
-  const series = db.prepare(`SELECT s.family, s.variant, d.name AS device_name FROM series s JOIN devices d ON d.id = s.device_id WHERE s.key = ?`)
+  const series = stmt(db, `SELECT s.family, s.variant, d.name AS device_name FROM series s JOIN devices d ON d.id = s.device_id WHERE s.key = ?`)
     .get(k.seriesKey) as { family: string; variant: string; device_name: string };
   emitEvent(db, 'series.changed', { change, series: { key: k.seriesKey, ...series } }, { family: series.family, devices: [series.device_name], metric: k.metric }, now);
   return { changeId, alertId };
@@ -157,12 +158,12 @@ const toChangeView = (r: ChangeRow): SeriesChangeView => ({
 });
 
 export function getChange(db: Db, id: string): SeriesChangeView | null {
-  const row = db.prepare('SELECT * FROM series_changes WHERE id = ?').get(id) as ChangeRow | undefined;
+  const row = stmt(db, 'SELECT * FROM series_changes WHERE id = ?').get(id) as ChangeRow | undefined;
   return row ? toChangeView(row) : null;
 }
 
 export function listChanges(db: Db, k: WatchKey): SeriesChangeView[] {
-  return (db.prepare('SELECT * FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? ORDER BY detected_at, rowid')
+  return (stmt(db, 'SELECT * FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? ORDER BY detected_at, rowid')
     .all(k.seriesKey, k.metric, k.branch) as ChangeRow[]).map(toChangeView);
 }
 
@@ -171,7 +172,7 @@ export interface RebuildResult { metric: string; branch: string; results: number
 /** Rebuilds every watch of a series from its stored history (`series analyze`): changes re-derived, alerts untouched. */
 export function rebuildSeries(db: Db, seriesKey: string, now: number): RebuildResult[] {
   return db.transaction(() => {
-    const groups = db.prepare(
+    const groups = stmt(db,
       `SELECT DISTINCT m.metric, ${RESULT_BRANCH_SQL} AS branch FROM measurements m JOIN jobs j ON j.id = m.job_id JOIN runs r ON r.id = j.run_id
        WHERE m.series_key = ? AND ${RESULT_BRANCH_SQL} = ${BASELINE_BRANCH_SQL}`,
     ).all(seriesKey) as { metric: string; branch: string }[];
@@ -180,17 +181,17 @@ export function rebuildSeries(db: Db, seriesKey: string, now: number): RebuildRe
       const k = { seriesKey, metric, branch };
       const settings = detectorSettings(policyFor(db, metric));
       // Changes that opened an alert (or came from A/B tests) stay; the rest are derived again.
-      const kept = new Set((db.prepare(`SELECT job_id FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? AND (alert_id IS NOT NULL OR source = 'ab')`)
+      const kept = new Set((stmt(db, `SELECT job_id FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? AND (alert_id IS NOT NULL OR source = 'ab')`)
         .all(seriesKey, metric, branch) as { job_id: string }[]).map((r) => r.job_id));
-      db.prepare(`DELETE FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? AND source = 'history' AND alert_id IS NULL`).run(seriesKey, metric, branch);
+      stmt(db, `DELETE FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? AND source = 'history' AND alert_id IS NULL`).run(seriesKey, metric, branch);
       const state = replayHistory(db, k, settings, null, now);
-      const twin = db.prepare(`DELETE FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? AND job_id = ? AND alert_id IS NULL AND source = 'history'`);
+      const twin = stmt(db, `DELETE FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ? AND job_id = ? AND alert_id IS NULL AND source = 'history'`);
       for (const job of kept) twin.run(seriesKey, metric, branch, job);
       saveWatch(db, k, state, settings, null, null, now);
-      const after = (db.prepare('SELECT COUNT(*) AS n FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ?').get(seriesKey, metric, branch) as { n: number }).n;
+      const after = (stmt(db, 'SELECT COUNT(*) AS n FROM series_changes WHERE series_key = ? AND metric = ? AND branch = ?').get(seriesKey, metric, branch) as { n: number }).n;
       out.push({ metric, branch, results: state.count, changes: after });
     }
-    db.prepare('UPDATE series SET analyzed_at = ? WHERE key = ?').run(now, seriesKey);
+    stmt(db, 'UPDATE series SET analyzed_at = ? WHERE key = ?').run(now, seriesKey);
     return out;
   }).immediate();
 }

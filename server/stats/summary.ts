@@ -1,7 +1,6 @@
 // Summary statistics of one measurement, computed by the server from the raw samples (the
 // agent's own summary is never trusted): quantiles, moments, MAD-based outliers and a
-// bootstrap 95% confidence interval of the median.
-import { seededRng, type Rng } from '../../protocol/random.js';
+// distribution-free 95% confidence interval of the median (order statistics, binomial ranks).
 import type { MeasurementSummary } from '../../protocol/api.js';
 
 /** The statistics stored with every measurement (the protocol's MeasurementSummary without metric and unit). */
@@ -35,34 +34,42 @@ export function tQuantile975(df: number): number {
 }
 
 /**
- * Percentile bootstrap CI of the median. Each resample draws n indices into the sorted data and
- * finds the median by counting (O(n) per resample, no sort).
+ * Ranks (1-based) of the order statistics that bound a distribution-free 95% confidence interval
+ * of the median: the largest k with P(Binomial(n, ½) < k) ≤ 2.5%, and n + 1 − k. The interval
+ * [x(k), x(n+1−k)] covers the median with probability ≥ 95% for any continuous distribution
+ * (exact binomial sums up to n = 1,000, the normal approximation with continuity correction
+ * above). Below n = 6 no such pair exists and the interval is [min, max].
  */
-export function bootstrapMedianCi(sorted: Float64Array, resamples: number, rng: Rng): [number, number] {
-  const n = sorted.length;
-  if (n < 2) return [sorted[0] ?? Number.NaN, sorted[0] ?? Number.NaN];
-  const counts = new Uint32Array(n);
-  const medians = new Float64Array(resamples);
-  const k1 = Math.floor((n - 1) / 2);
-  const k2 = Math.floor(n / 2);
-  for (let r = 0; r < resamples; r++) {
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[Math.floor(rng() * n)]! += 1;
-    let cumulative = 0;
-    let v1 = Number.NaN;
-    let v2 = Number.NaN;
+export function medianCiRanks(n: number): [number, number] {
+  if (n < 6) return [1, Math.max(1, n)];
+  let k: number;
+  if (n <= 1000) {
+    // P(B < k) = Σ_{i<k} C(n,i)/2^n, summed in log space.
+    const logHalfN = n * Math.log(0.5);
+    let logC = 0; // log C(n, 0)
+    let cdf = 0;
+    k = 0;
     for (let i = 0; i < n; i++) {
-      cumulative += counts[i]!;
-      if (Number.isNaN(v1) && cumulative > k1) v1 = sorted[i]!;
-      if (cumulative > k2) { v2 = sorted[i]!; break; }
+      const next = cdf + Math.exp(logC + logHalfN); // P(B ≤ i) = P(B < i + 1)
+      if (next > 0.025) break;
+      cdf = next;
+      k = i + 1;
+      logC += Math.log((n - i) / (i + 1));
     }
-    medians[r] = (v1 + v2) / 2;
+  } else {
+    k = Math.floor(n / 2 - 1.959963984540054 * Math.sqrt(n) / 2 + 0.5);
   }
-  medians.sort();
-  return [quantileSorted(medians, 0.025), quantileSorted(medians, 0.975)];
+  k = Math.max(1, k);
+  return [k, n + 1 - k];
 }
 
-export interface SummaryOptions { resamples?: number; seed?: number; outlierThreshold?: number }
+/** The distribution-free 95% CI of the median of sorted data (see medianCiRanks). */
+export function medianCi(sorted: ArrayLike<number>): [number, number] {
+  const [lo, hi] = medianCiRanks(sorted.length);
+  return [sorted[lo - 1] as number, sorted[hi - 1] as number];
+}
+
+export interface SummaryOptions { outlierThreshold?: number }
 
 export function summarize(samples: ArrayLike<number>, opts: SummaryOptions = {}): Summary {
   const n = samples.length;
@@ -86,7 +93,7 @@ export function summarize(samples: ArrayLike<number>, opts: SummaryOptions = {})
   let outliers = 0;
   if (mad > 0) for (let i = 0; i < n; i++) if (Math.abs(sorted[i]! - median) / mad > threshold) outliers++;
 
-  const [ciLow, ciHigh] = bootstrapMedianCi(sorted, opts.resamples ?? 1000, seededRng(opts.seed ?? 0x5eed));
+  const [ciLow, ciHigh] = medianCi(sorted);
   return {
     count: n,
     median,

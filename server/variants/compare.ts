@@ -13,6 +13,7 @@ import type { CompareCell, CompareCellStatus, CompareObjective, CompareSettings,
 import { BenchfleetError } from '../../protocol/errors.js';
 import { FIDELITY_METRICS, fidelityFlags } from '../../protocol/fidelity.js';
 import { getFamily } from './families.js';
+import { stmt } from '../db/statements.js';
 
 export interface CompareOptions {
   family: string; devices?: string[] | undefined; budget: number; objective: CompareObjective;
@@ -133,7 +134,7 @@ export function pooledMedian(results: { median: number; ci_low: number; ci_high:
 interface Group { variant: string; sha256: string; device: string; settings: CompareSettings; jobs: Map<string, ResultRow[]>; newest: number }
 
 export function compareFamily(db: Db, opts: CompareOptions): CompareView {
-  const models = db.prepare(
+  const models = stmt(db,
     `SELECT m.* FROM models m WHERE m.family = ? AND m.rowid = (
        SELECT m2.rowid FROM models m2 WHERE m2.family = m.family AND m2.variant = m.variant ORDER BY m2.created_at DESC, m2.rowid DESC LIMIT 1)
      ORDER BY m.variant`,
@@ -152,13 +153,13 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
       weight_sparsity: facts.weightSparsity ?? null, accuracy: m.accuracy,
     };
   });
-  const sizeOf = new Map((db.prepare('SELECT sha256, size_bytes FROM models WHERE family = ?').all(opts.family) as { sha256: string; size_bytes: number }[])
+  const sizeOf = new Map((stmt(db, 'SELECT sha256, size_bytes FROM models WHERE family = ?').all(opts.family) as { sha256: string; size_bytes: number }[])
     .map((r) => [r.sha256, r.size_bytes]));
 
   // Every successful result of the family — the model version each job really ran (an A/B job's
   // arm overrides its run's model), its settings and runner — newest first, at most `window` jobs
   // per version, device and settings (a settings key refines the SQL partition, so that is a bound).
-  const rows = db.prepare(
+  const rows = stmt(db,
     `WITH ranked AS (
        SELECT mo.variant, mo.sha256, d.name AS device, j.id AS job_id, j.run_id, j.finished_at, r.runtime, r.settings,
               json_extract(j.environment, '$.runner') AS runner,
@@ -269,7 +270,7 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
   const costKey = COST_OF[opts.objective];
   const recommendations: Recommendation[] = [];
   const memLimit = (device: string): number | null => {
-    const row = db.prepare('SELECT labels FROM devices WHERE name = ?').get(device) as { labels: string } | undefined;
+    const row = stmt(db, 'SELECT labels FROM devices WHERE name = ?').get(device) as { labels: string } | undefined;
     const labels = row ? (JSON.parse(row.labels) as Record<string, string>) : {};
     const mib = Number(labels.mem_total_mib ?? labels.ram_mib ?? NaN);
     return Number.isFinite(mib) && mib > 0 ? mib : null;

@@ -6,6 +6,7 @@ import type { Db } from '../db/open.js';
 import type { FamilyView, ReferenceSet } from '../../protocol/variants.js';
 import { BenchfleetError } from '../../protocol/errors.js';
 import { DTYPE_BYTES } from '../../protocol/domain.js';
+import { stmt } from '../db/statements.js';
 
 interface FamilyRow { name: string; reference_variant: string; samples: number; reference_sha256: string; min_cosine: number; min_top1: number; updated_at: number }
 
@@ -33,12 +34,12 @@ export function checkReferenceSet(set: ReferenceSet): void {
 
 export function putReference(db: Db, family: string, variant: string, set: ReferenceSet, minCosine: number, minTop1: number, now: number): FamilyView {
   checkReferenceSet(set);
-  if (!db.prepare('SELECT 1 FROM models WHERE family = ? AND variant = ?').get(family, variant)) {
+  if (!stmt(db, 'SELECT 1 FROM models WHERE family = ? AND variant = ?').get(family, variant)) {
     throw new BenchfleetError('not_found', `no model ${family}:${variant}; push the reference variant first`);
   }
   const text = JSON.stringify(set);
   const sha = crypto.createHash('sha256').update(text).digest('hex');
-  db.prepare(`INSERT INTO families (name, reference_variant, reference, reference_sha256, min_cosine, min_top1, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+  stmt(db, `INSERT INTO families (name, reference_variant, reference, reference_sha256, min_cosine, min_top1, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
               ON CONFLICT (name) DO UPDATE SET reference_variant = excluded.reference_variant, reference = excluded.reference,
                 reference_sha256 = excluded.reference_sha256, min_cosine = excluded.min_cosine, min_top1 = excluded.min_top1, updated_at = excluded.updated_at`)
     .run(family, variant, text, sha, minCosine, minTop1, now);
@@ -46,16 +47,16 @@ export function putReference(db: Db, family: string, variant: string, set: Refer
 }
 
 export function getFamily(db: Db, name: string): FamilyView | null {
-  const row = db.prepare(`${FAMILY_SELECT} WHERE name = ?`).get(name) as FamilyRow | undefined;
+  const row = stmt(db, `${FAMILY_SELECT} WHERE name = ?`).get(name) as FamilyRow | undefined;
   return row ? toView(row) : null;
 }
 
 export function listFamilies(db: Db): FamilyView[] {
-  return (db.prepare(`${FAMILY_SELECT} ORDER BY name`).all() as FamilyRow[]).map(toView);
+  return (stmt(db, `${FAMILY_SELECT} ORDER BY name`).all() as FamilyRow[]).map(toView);
 }
 
 export function deleteReference(db: Db, name: string): boolean {
-  return db.prepare('DELETE FROM families WHERE name = ?').run(name).changes > 0;
+  return stmt(db, 'DELETE FROM families WHERE name = ?').run(name).changes > 0;
 }
 
 /** Parsed reference sets by hash: the dispatcher attaches one to every job of a family, so it is parsed once. */
@@ -63,12 +64,12 @@ const parsedSets = new Map<string, ReferenceSet>();
 
 /** The reference set a job of this family carries (null when the family has none). */
 export function referenceForJob(db: Db, family: string): { sha256: string; variant: string; set: ReferenceSet } | null {
-  const row = db.prepare('SELECT reference_variant, reference_sha256 FROM families WHERE name = ?').get(family) as
+  const row = stmt(db, 'SELECT reference_variant, reference_sha256 FROM families WHERE name = ?').get(family) as
     { reference_variant: string; reference_sha256: string } | undefined;
   if (!row) return null;
   let set = parsedSets.get(row.reference_sha256);
   if (!set) {
-    const text = (db.prepare('SELECT reference FROM families WHERE name = ?').get(family) as { reference: string }).reference;
+    const text = (stmt(db, 'SELECT reference FROM families WHERE name = ?').get(family) as { reference: string }).reference;
     set = JSON.parse(text) as ReferenceSet;
     if (parsedSets.size >= 16) parsedSets.delete(parsedSets.keys().next().value!);
     parsedSets.set(row.reference_sha256, set);

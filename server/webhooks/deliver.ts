@@ -12,6 +12,7 @@ import { BenchfleetError } from '../../protocol/errors.js';
 import { randomId } from '../ids.js';
 import type { Log } from '../agents/session.js';
 import { formatChange } from '../../protocol/change.js';
+import { stmt } from '../db/statements.js';
 
 export interface WebhookConfig {
   maxAttempts: number;
@@ -146,7 +147,7 @@ export class WebhookDeliverer {
     try {
       const free = this.cfg.concurrency - this.inFlight.size;
       if (free > 0) {
-        const rows = this.db.prepare(
+        const rows = stmt(this.db,
           `SELECT d.id, d.webhook_id, d.event, d.data, d.attempts, d.created_at, w.url, w.secret, w.format
            FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
            WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND w.enabled = 1
@@ -197,14 +198,14 @@ export class WebhookDeliverer {
     const at = this.now();
     const attempt = row.attempts + 1;
     this.db.transaction(() => {
-      this.db.prepare(`INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)`)
+      stmt(this.db, `INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)`)
         .run(row.id, attempt, at, status, error, at - started);
       if (error === null) {
-        this.db.prepare(`UPDATE webhook_deliveries SET status = 'delivered', attempts = ?, last_status = ?, last_error = NULL, delivered_at = ? WHERE id = ?`)
+        stmt(this.db, `UPDATE webhook_deliveries SET status = 'delivered', attempts = ?, last_status = ?, last_error = NULL, delivered_at = ? WHERE id = ?`)
           .run(attempt, status, at, row.id);
       } else {
         const failed = attempt >= this.cfg.maxAttempts;
-        this.db.prepare(`UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?`)
+        stmt(this.db, `UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?`)
           .run(failed ? 'failed' : 'pending', attempt, status, error, failed ? at : at + retryDelay(attempt, this.cfg), row.id);
       }
     })();
@@ -214,17 +215,17 @@ export class WebhookDeliverer {
 
   /** Sends a `ping` to one webhook now, logged like any delivery; returns the delivery. */
   async sendTest(webhookId: string): Promise<WebhookDeliveryView> {
-    const hook = this.db.prepare('SELECT id, url, secret, format FROM webhooks WHERE id = ?').get(webhookId) as
+    const hook = stmt(this.db, 'SELECT id, url, secret, format FROM webhooks WHERE id = ?').get(webhookId) as
       { id: string; url: string; secret: string; format: 'json' | 'slack' } | undefined;
     if (!hook) throw new BenchfleetError('not_found', `no webhook ${webhookId}`);
     const now = this.now();
     const id = randomId('dlv');
     const data = JSON.stringify({ message: 'benchfleet webhook test', webhook_id: webhookId });
     // A test is not retried: it reports the receiver's answer right away.
-    this.db.prepare(`INSERT INTO webhook_deliveries (id, webhook_id, event, data, status, next_attempt_at, created_at) VALUES (?, ?, 'ping', ?, 'pending', ?, ?)`)
+    stmt(this.db, `INSERT INTO webhook_deliveries (id, webhook_id, event, data, status, next_attempt_at, created_at) VALUES (?, ?, 'ping', ?, 'pending', ?, ?)`)
       .run(id, webhookId, data, Number.MAX_SAFE_INTEGER, now);
     await this.attempt({ id, webhook_id: webhookId, event: 'ping', data, attempts: 0, created_at: now, url: hook.url, secret: hook.secret, format: hook.format });
-    this.db.prepare(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = ? AND status = 'pending'`).run(id);
+    stmt(this.db, `UPDATE webhook_deliveries SET status = 'failed' WHERE id = ? AND status = 'pending'`).run(id);
     return getDelivery(this.db, id)!;
   }
 }
@@ -232,7 +233,7 @@ export class WebhookDeliverer {
 interface DeliveryViewRow { id: string; webhook_id: string; event: string; status: WebhookDeliveryView['status']; attempts: number; next_attempt_at: number; last_status: number | null; last_error: string | null; created_at: number; delivered_at: number | null }
 
 function toDeliveryView(db: Db, r: DeliveryViewRow): WebhookDeliveryView {
-  const log = (db.prepare('SELECT attempt, at, status_code, error, duration_ms FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt').all(r.id) as
+  const log = (stmt(db, 'SELECT attempt, at, status_code, error, duration_ms FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt').all(r.id) as
     { attempt: number; at: number; status_code: number | null; error: string | null; duration_ms: number }[])
     .map((a) => ({ ...a, at: new Date(a.at).toISOString() }));
   return {
@@ -244,11 +245,11 @@ function toDeliveryView(db: Db, r: DeliveryViewRow): WebhookDeliveryView {
 }
 
 export function getDelivery(db: Db, id: string): WebhookDeliveryView | null {
-  const row = db.prepare('SELECT * FROM webhook_deliveries WHERE id = ?').get(id) as DeliveryViewRow | undefined;
+  const row = stmt(db, 'SELECT * FROM webhook_deliveries WHERE id = ?').get(id) as DeliveryViewRow | undefined;
   return row ? toDeliveryView(db, row) : null;
 }
 
 export function listDeliveries(db: Db, webhookId: string, limit: number): WebhookDeliveryView[] {
-  return (db.prepare('SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(webhookId, limit) as DeliveryViewRow[])
+  return (stmt(db, 'SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(webhookId, limit) as DeliveryViewRow[])
     .map((r) => toDeliveryView(db, r));
 }

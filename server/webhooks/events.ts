@@ -4,6 +4,7 @@
 import type { Db } from '../db/open.js';
 import type { WebhookEventName, WebhookFilters } from '../../protocol/alerts.js';
 import { randomId } from '../ids.js';
+import { stmt } from '../db/statements.js';
 
 /** What an event is about; a webhook filter only applies to the fields its event has. */
 export interface EventSubject { family?: string; devices?: string[]; metric?: string }
@@ -17,8 +18,8 @@ export function matchesFilters(filters: WebhookFilters, subject: EventSubject): 
 
 /** Queues the event for every matching webhook; returns the number of deliveries queued. */
 export function emitEvent(db: Db, event: WebhookEventName, data: Record<string, unknown>, subject: EventSubject, now: number): number {
-  const hooks = db.prepare(`SELECT id, events, filters FROM webhooks WHERE enabled = 1`).all() as { id: string; events: string; filters: string }[];
-  const insert = db.prepare(
+  const hooks = stmt(db, `SELECT id, events, filters FROM webhooks WHERE enabled = 1`).all() as { id: string; events: string; filters: string }[];
+  const insert = stmt(db,
     `INSERT INTO webhook_deliveries (id, webhook_id, event, data, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
   );
   let queued = 0;
@@ -35,7 +36,7 @@ export function emitEvent(db: Db, event: WebhookEventName, data: Record<string, 
 /** Records a device health change and queues `device.health_changed`. */
 export function deviceHealthChanged(db: Db, deviceId: string, from: string, to: string, reason: string | null, now: number): void {
   if (from === to) return;
-  const device = db.prepare('SELECT name, driver, labels FROM devices WHERE id = ?').get(deviceId) as { name: string; driver: string; labels: string } | undefined;
+  const device = stmt(db, 'SELECT name, driver, labels FROM devices WHERE id = ?').get(deviceId) as { name: string; driver: string; labels: string } | undefined;
   if (!device) return;
   emitEvent(db, 'device.health_changed', {
     device: { id: deviceId, name: device.name, driver: device.driver, labels: JSON.parse(device.labels) as unknown },

@@ -4,6 +4,7 @@ import type { Db } from '../db/open.js';
 import { abTestsOfRun } from '../regression/ab.js';
 import type { AbTestView } from '../../protocol/api.js';
 import { emitEvent } from './events.js';
+import { stmt } from '../db/statements.js';
 
 export interface RunFinishedData {
   run: { id: string; status: string; runtime: string; git: Record<string, unknown>; created_at: string; finished_at: string };
@@ -18,15 +19,15 @@ export interface RunFinishedData {
 }
 
 export function runFinishedData(db: Db, runId: string): RunFinishedData {
-  const run = db.prepare(
+  const run = stmt(db,
     `SELECT r.id, r.status, r.runtime, r.git, r.created_at, r.finished_at, m.sha256, m.family, m.variant
      FROM runs r JOIN models m ON m.sha256 = r.model_sha256 WHERE r.id = ?`,
   ).get(runId) as { id: string; status: string; runtime: string; git: string; created_at: number; finished_at: number; sha256: string; family: string; variant: string };
-  const jobs = db.prepare(
+  const jobs = stmt(db,
     `SELECT j.id, d.name AS device, j.status, j.error_code, j.confirms_job_id FROM jobs j JOIN devices d ON d.id = j.device_id
      WHERE j.run_id = ? AND j.ab_test_id IS NULL ORDER BY j.created_at, j.rowid`,
   ).all(runId) as { id: string; device: string; status: string; error_code: string | null; confirms_job_id: string | null }[];
-  const verdictsOf = db.prepare('SELECT metric, verdict, effect, p_value, confirmation FROM verdicts WHERE job_id = ? ORDER BY metric');
+  const verdictsOf = stmt(db, 'SELECT metric, verdict, effect, p_value, confirmation FROM verdicts WHERE job_id = ? ORDER BY metric');
   let confirmed = 0;
   const jobViews = jobs.map((j) => ({
     ...j,

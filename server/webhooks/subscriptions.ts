@@ -6,6 +6,7 @@ import type { Db } from '../db/open.js';
 import type { createWebhookSchema, patchWebhookSchema, WebhookEventName, WebhookFilters, WebhookView } from '../../protocol/alerts.js';
 import { BenchfleetError } from '../../protocol/errors.js';
 import { randomId } from '../ids.js';
+import { stmt } from '../db/statements.js';
 
 interface WebhookRow { id: string; url: string; events: string; filters: string; format: 'json' | 'slack'; enabled: number; created_at: number; pending: number; delivered: number; failed: number }
 
@@ -24,23 +25,23 @@ const toView = (r: WebhookRow): WebhookView => ({
 export function createWebhook(db: Db, body: z.infer<typeof createWebhookSchema>, now: number): { webhook: WebhookView; secret: string } {
   const id = randomId('whk');
   const secret = body.secret ?? crypto.randomBytes(24).toString('base64url');
-  db.prepare(`INSERT INTO webhooks (id, url, secret, events, filters, format, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+  stmt(db, `INSERT INTO webhooks (id, url, secret, events, filters, format, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
     .run(id, body.url, secret, JSON.stringify(body.events), JSON.stringify(body.filters), body.format, now);
   return { webhook: getWebhook(db, id)!, secret };
 }
 
 export function getWebhook(db: Db, id: string): WebhookView | null {
-  const row = db.prepare(`${SELECT} WHERE w.id = ?`).get(id) as WebhookRow | undefined;
+  const row = stmt(db, `${SELECT} WHERE w.id = ?`).get(id) as WebhookRow | undefined;
   return row ? toView(row) : null;
 }
 
 export function listWebhooks(db: Db): WebhookView[] {
-  return (db.prepare(`${SELECT} ORDER BY w.created_at`).all() as WebhookRow[]).map(toView);
+  return (stmt(db, `${SELECT} ORDER BY w.created_at`).all() as WebhookRow[]).map(toView);
 }
 
 export function patchWebhook(db: Db, id: string, patch: z.infer<typeof patchWebhookSchema>): WebhookView {
   if (!getWebhook(db, id)) throw new BenchfleetError('not_found', `no webhook ${id}`);
-  db.prepare(`UPDATE webhooks SET url = COALESCE(@url, url), events = COALESCE(@events, events), filters = COALESCE(@filters, filters),
+  stmt(db, `UPDATE webhooks SET url = COALESCE(@url, url), events = COALESCE(@events, events), filters = COALESCE(@filters, filters),
                 format = COALESCE(@format, format), enabled = COALESCE(@enabled, enabled) WHERE id = @id`).run({
     id, url: patch.url ?? null, events: patch.events ? JSON.stringify(patch.events) : null,
     filters: patch.filters ? JSON.stringify(patch.filters) : null, format: patch.format ?? null,
@@ -50,5 +51,5 @@ export function patchWebhook(db: Db, id: string, patch: z.infer<typeof patchWebh
 }
 
 export function deleteWebhook(db: Db, id: string): void {
-  if (db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes === 0) throw new BenchfleetError('not_found', `no webhook ${id}`);
+  if (stmt(db, 'DELETE FROM webhooks WHERE id = ?').run(id).changes === 0) throw new BenchfleetError('not_found', `no webhook ${id}`);
 }

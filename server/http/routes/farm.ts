@@ -10,6 +10,7 @@ import { getAgent, getDevice, listAgents, listDevices } from '../../farm/views.j
 import type { ServerContext } from '../../context.js';
 import { jsonBody, requirePermission, validate } from '../middleware.js';
 import { deviceHealthChanged } from '../../webhooks/events.js';
+import { stmt } from '../../db/statements.js';
 
 export function farmRoutes(ctx: ServerContext): Router {
   const r = Router();
@@ -34,17 +35,17 @@ export function farmRoutes(ctx: ServerContext): Router {
     ctx.db.transaction(() => {
       if (body.name && body.name !== device.name) {
         if (getDevice(ctx.db, body.name)) throw new BenchfleetError('conflict', `a device named ${body.name} exists already`);
-        ctx.db.prepare('UPDATE devices SET name = ? WHERE id = ?').run(body.name, device.id);
+        stmt(ctx.db, 'UPDATE devices SET name = ? WHERE id = ?').run(body.name, device.id);
       }
       if (body.health) {
         const reason = body.health === 'good' || body.health === 'unknown' ? null : 'set by an admin';
-        ctx.db.prepare(`UPDATE devices SET health = ?, health_reason = ?, consecutive_failures = 0 WHERE id = ?`).run(body.health, reason, device.id);
+        stmt(ctx.db, `UPDATE devices SET health = ?, health_reason = ?, consecutive_failures = 0 WHERE id = ?`).run(body.health, reason, device.id);
         deviceHealthChanged(ctx.db, device.id, device.health, body.health, reason ?? 'set by an admin', ctx.now());
       }
-      if (body.labels) ctx.db.prepare('UPDATE devices SET labels = ? WHERE id = ?').run(JSON.stringify({ ...device.labels, ...body.labels }), device.id);
+      if (body.labels) stmt(ctx.db, 'UPDATE devices SET labels = ? WHERE id = ?').run(JSON.stringify({ ...device.labels, ...body.labels }), device.id);
     })();
     ctx.publish({ type: 'device.changed', device_id: device.id });
-    ctx.kick();
+    ctx.kick({ devices: [device.id] });
     ctx.webhooks.kick();
     res.json(getDevice(ctx.db, device.id));
   });

@@ -24,7 +24,7 @@ export function runRoutes(ctx: ServerContext): Router {
     const body = validate(createRunSchema, jsonBody(req), 'body');
     const runId = createRun(ctx.db, ctx.models, body, principalOf(res).tokenId, ctx.now());
     ctx.publish({ type: 'run.changed', run_id: runId, status: 'queued' });
-    ctx.kick();
+    ctx.kick({ run: runId });
     res.status(201).json(getRun(ctx.db, ctx.models, runId));
   });
 
@@ -46,6 +46,7 @@ export function runRoutes(ctx: ServerContext): Router {
     if (!run) throw new BenchfleetError('not_found', `no run ${id}`);
     const active = cancelRun(ctx.db, id, ctx.now());
     for (const job of active) if (job.lease_owner) ctx.cancelOnAgent(job.lease_owner, job.id, job.attempt, 'canceled by a user');
+    ctx.kick({ devices: active.map((j) => j.device_id) }); // their devices are free for other runs' jobs
     const after = getRun(ctx.db, ctx.models, id)!;
     ctx.publish({ type: 'run.changed', run_id: id, status: after.status });
     res.json(after);
