@@ -5,7 +5,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeSamples, encodeSamples, medianCi, medianCiRanks, quantileSorted, summarize, tQuantile975 } from '../server/stats/summary.js';
-import { seededRng } from '../protocol/random.js';
 import { close, xorshift } from './support/reference-math.js';
 
 // ---- independent helpers -------------------------------------------------------------------
@@ -17,13 +16,6 @@ function normal(u: () => number, mean: number, sd: number): () => number {
     const u2 = u();
     return mean + sd * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
   };
-}
-
-/** Median of an unsorted array by sorting a copy (type 7 at q = 0.5). */
-function naiveMedian(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 }
 
 /** Type-7 quantile written out from the definition h = (n-1)q + 1 (1-based), for reference. */
