@@ -37,6 +37,9 @@ export class Agent extends EventEmitter {
   private readonly runners: RunnerRegistry;
   private readonly log: Log;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** Beat intervals from the server's welcome: while holding a job (leases) and while idle. */
+  private beatMs = { busy: 5000, idle: 5000 };
+  private nextBeatAt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private failures = 0;
   private welcomed = false;
@@ -72,7 +75,7 @@ export class Agent extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.heartbeat) clearTimeout(this.heartbeat);
     for (const a of this.active.values()) a.controller.abort('agent stopping');
     this.ws?.close(1000, 'agent stopping');
     for (const d of this.opts.drivers) await d.close?.();
@@ -103,7 +106,7 @@ export class Agent extends EventEmitter {
     ws.on('close', (code, reason) => {
       if (this.ws !== ws) return;
       this.welcomed = false;
-      if (this.heartbeat) clearInterval(this.heartbeat);
+      if (this.heartbeat) clearTimeout(this.heartbeat);
       this.heartbeat = null;
       this.emit('disconnected');
       if (code === 4403) this.emit('fatal', new Error(`server closed the connection: ${reason.toString()}`));
@@ -141,6 +144,22 @@ export class Agent extends EventEmitter {
     this.send({ type: 'inventory', devices: await this.inventory() });
   }
 
+  /**
+   * Heartbeats renew the leases of held jobs: every `heartbeat_ms` while this agent holds one,
+   * every `idle_heartbeat_ms` while it holds none (a farm of idle agents costs the server little).
+   */
+  private scheduleBeat(): void {
+    if (this.heartbeat) clearTimeout(this.heartbeat);
+    const delay = this.heldJobs().length > 0 ? this.beatMs.busy : this.beatMs.idle;
+    this.nextBeatAt = Date.now() + delay;
+    this.heartbeat = setTimeout(() => {
+      this.heartbeat = null;
+      if (!this.welcomed) return;
+      this.send({ type: 'heartbeat', running: this.heldJobs() });
+      this.scheduleBeat();
+    }, delay);
+  }
+
   /** Jobs in progress and jobs whose final message still waits in the outbox. */
   private heldJobs(): { job_id: string; attempt: number }[] {
     const refs = [...this.active.values()].map((a) => ({ job_id: a.job.job_id, attempt: a.job.attempt }));
@@ -176,8 +195,8 @@ export class Agent extends EventEmitter {
         this.failures = 0;
         this.welcomed = true;
         this.agentId = msg.agent_id;
-        if (this.heartbeat) clearInterval(this.heartbeat);
-        this.heartbeat = setInterval(() => this.send({ type: 'heartbeat', running: this.heldJobs() }), msg.heartbeat_ms);
+        this.beatMs = { busy: msg.heartbeat_ms, idle: msg.idle_heartbeat_ms ?? msg.heartbeat_ms };
+        this.scheduleBeat();
         for (const pending of this.outbox.pending()) this.send(pending);
         this.log('connected', { agent: msg.agent_id, devices: this.devices.size });
         this.emit('connected', msg.agent_id);
@@ -211,6 +230,9 @@ export class Agent extends EventEmitter {
     const receivedAt = performance.now();
     const controller = new AbortController();
     this.active.set(job.job_id, { job, controller });
+    // Holding a job now: the next beat comes within the busy interval (the lease was just granted).
+    // A beat already due sooner is kept, so assignments in quick succession cannot postpone it.
+    if (this.welcomed && this.nextBeatAt - Date.now() > this.beatMs.busy) this.scheduleBeat();
     const timer = setTimeout(() => controller.abort('timeout'), job.settings.timeout_ms);
     const ref = { job_id: job.job_id, attempt: job.attempt };
     const log: Log = (m, extra) => this.log(m, { job: job.job_id, attempt: job.attempt, device: job.device_serial, ...extra });

@@ -90,7 +90,14 @@ export const jobAssignmentSchema = z.strictObject({
 export type JobAssignment = z.infer<typeof jobAssignmentSchema>;
 
 export const serverMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('welcome'), agent_id: z.string(), heartbeat_ms: z.number().int(), lease_ms: z.number().int() }),
+  z.strictObject({
+    type: z.literal('welcome'), agent_id: z.string(),
+    /** Beat this often while holding a job (its lease is renewed by the beat). */
+    heartbeat_ms: z.number().int(),
+    /** Beat this often while holding none (a connected, idle agent needs no lease renewed); absent from older servers. */
+    idle_heartbeat_ms: z.number().int().optional(),
+    lease_ms: z.number().int(),
+  }),
   z.strictObject({ type: z.literal('job.assign'), job: jobAssignmentSchema }),
   z.strictObject({ type: z.literal('job.cancel'), ...jobRef, reason: z.string() }),
   z.strictObject({

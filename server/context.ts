@@ -2,6 +2,7 @@
 // policy, a clock, and the two notifiers (live dashboard events, agent dispatch).
 import type { Db } from './db/open.js';
 import type { DispatchHint } from './agents/dispatcher.js';
+import type { SeenLog } from './farm/registry.js';
 import type { ModelStore } from './models/store.js';
 import type { QueuePolicy } from './queue/jobs.js';
 import type { LiveEvent } from '../protocol/api.js';
@@ -14,6 +15,8 @@ export interface ServerConfig {
   maxModelBytes: number;
   maxJsonBytes: number;
   heartbeatMs: number;
+  /** Heartbeat interval of an agent that holds no job: only leases need frequent beats. */
+  idleHeartbeatMs: number;
   dispatchIntervalMs: number;
   /** Base URL of the dashboard in webhook links; defaults to the address the server listens on. */
   publicUrl: string | null;
@@ -25,6 +28,8 @@ export interface ServerContext {
   policy: QueuePolicy;
   config: ServerConfig;
   now: () => number;
+  /** Agents' heartbeats, written to the database once a second. */
+  seen: SeenLog;
   /** Pushes an event to every dashboard socket. */
   publish(event: LiveEvent): void;
   /** Tells the dispatcher what changed (jobs queued on a run, devices freed, an agent ready); with nothing named, it sweeps the queue. */

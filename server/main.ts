@@ -15,7 +15,7 @@ import type { Log } from './agents/session.js';
 import type { LiveEvent } from '../protocol/api.js';
 import { DEFAULT_WEBHOOK_CONFIG, WebhookDeliverer, type WebhookConfig } from './webhooks/deliver.js';
 import { advanceAbTests } from './regression/ab.js';
-import { pruneForgottenDevices } from './farm/registry.js';
+import { pruneForgottenDevices, SeenLog } from './farm/registry.js';
 import { stmt } from './db/statements.js';
 
 export interface StartOptions extends Partial<ServerConfig> { policy?: Partial<QueuePolicy>; webhooks?: Partial<WebhookConfig>; log?: Log; now?: () => number }
@@ -37,6 +37,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxModelBytes: 2 * 1024 ** 3,
   maxJsonBytes: 32 * 1024 * 1024,
   heartbeatMs: 5000,
+  idleHeartbeatMs: 30_000,
   dispatchIntervalMs: 1000,
   publicUrl: null,
 };
@@ -75,6 +76,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const ctx: ServerContext = {
     db, models, policy, config,
     now,
+    seen: new SeenLog(),
     publish: (event: LiveEvent) => hub?.publish(event),
     kick: (hint) => {
       if (!dispatcher) return;
@@ -113,6 +115,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   let lastPrune = 0;
   const tick = setInterval(() => {
     try {
+      ctx.seen.flush(db, ctx.now());
       const reaped = reapExpiredLeases(db, ctx.now(), policy);
       for (const job of reaped) {
         log('lease reaped', { job: job.id, attempt: job.attempt, now: job.status });
@@ -142,6 +145,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     port, db, ctx, firstAdminToken,
     close: async () => {
       clearInterval(tick);
+      ctx.seen.flush(db, ctx.now(), true);
       dispatcher?.stop();
       await deliverer.stop();
       hub?.closeAll();

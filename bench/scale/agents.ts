@@ -35,11 +35,17 @@ function connect(url: string, token: string, serial: string): Promise<void> {
       const msg = JSON.parse(data.toString()) as ServerMessage;
       if (msg.type === 'welcome') {
         ready++;
-        const period = msg.heartbeat_ms;
-        // Agents started together do not beat together.
-        setTimeout(() => {
-          beat = setInterval(() => ws.send(JSON.stringify({ type: 'heartbeat', running: [...running].map(([job_id, attempt]) => ({ job_id, attempt })) })), period);
-        }, Math.random() * period);
+        // As the real agent does: beat at the idle interval while holding nothing, at the busy one while
+        // holding a job; agents started together do not beat together.
+        const busy = msg.heartbeat_ms;
+        const idle = msg.idle_heartbeat_ms ?? busy;
+        const next = (): void => {
+          beat = setTimeout(() => {
+            ws.send(JSON.stringify({ type: 'heartbeat', running: [...running].map(([job_id, attempt]) => ({ job_id, attempt })) }));
+            next();
+          }, running.size > 0 ? busy : idle);
+        };
+        beat = setTimeout(next, Math.random() * idle);
         resolve();
       } else if (msg.type === 'job.assign') {
         const { job_id, attempt, run_id } = msg.job;
@@ -56,7 +62,7 @@ function connect(url: string, token: string, serial: string): Promise<void> {
       }
     });
     ws.on('error', reject);
-    ws.on('close', () => { if (beat) clearInterval(beat); });
+    ws.on('close', () => { if (beat) clearTimeout(beat); });
   });
 }
 

@@ -18,6 +18,8 @@ export interface DispatchHint {
   devices?: Iterable<string>;
   agent?: string;
   run?: string;
+  /** Examine now, before the caller goes on (a submission: its jobs go out before its response is built). */
+  immediate?: boolean;
 }
 
 /** How often everything queued is examined, in case an event was missed. */
@@ -42,7 +44,12 @@ export class Dispatcher {
     if (hint.devices) for (const d of hint.devices) this.devices.add(d);
     if (hint.agent) this.agents.add(hint.agent);
     if (hint.run) this.runs.add(hint.run);
-    if (this.scheduled || this.stopped) return;
+    if (this.stopped) return;
+    if (hint.immediate) {
+      this.flush();
+      return;
+    }
+    if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => { this.scheduled = false; if (!this.stopped) this.flush(); });
   }

@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import { agentMessageSchema, PROTOCOL_VERSION, type AgentMessage, type DeviceDescriptor, type ServerMessage } from '../../protocol/agent-messages.js';
 import { describeZodError } from '../../protocol/errors.js';
 import type { ServerContext } from '../context.js';
-import { MAX_DEVICES_PER_AGENT, markAgentOnline, syncInventory, touchAgent } from '../farm/registry.js';
+import { MAX_DEVICES_PER_AGENT, markAgentOnline, syncInventory } from '../farm/registry.js';
 import { completeJob, failJob, markJobStarted, recordProgress, renewLeases } from '../queue/jobs.js';
 import { stmt } from '../db/statements.js';
 
@@ -104,7 +104,10 @@ export class AgentSession {
         this.releaseForgottenJobs(msg.running.map((r) => r.job_id));
         renewLeases(db, this.agentId, msg.running, now, policy);
         this.greeted = true;
-        this.send({ type: 'welcome', agent_id: this.agentId, heartbeat_ms: this.ctx.config.heartbeatMs, lease_ms: policy.leaseMs });
+        this.send({
+          type: 'welcome', agent_id: this.agentId, heartbeat_ms: this.ctx.config.heartbeatMs,
+          idle_heartbeat_ms: Math.max(this.ctx.config.heartbeatMs, this.ctx.config.idleHeartbeatMs), lease_ms: policy.leaseMs,
+        });
         this.ctx.publish({ type: 'agent.changed', agent_id: this.agentId });
         this.log('agent online', { agent: this.agentId, devices: msg.devices.length, resumed: msg.running.length });
         this.ctx.kick({ agent: this.agentId });
@@ -115,7 +118,8 @@ export class AgentSession {
         this.ctx.kick({ agent: this.agentId });
         return;
       case 'heartbeat': {
-        touchAgent(db, this.agentId, now);
+        this.ctx.seen.note(this.agentId, now);
+        if (msg.running.length === 0) return;
         for (const lost of renewLeases(db, this.agentId, msg.running, now, policy)) {
           this.send({ type: 'job.cancel', job_id: lost.job_id, attempt: lost.attempt, reason: 'the server no longer assigns this job attempt to you' });
         }

@@ -6,7 +6,7 @@ import type { createRunSchema } from '../../protocol/api.js';
 import type { DeviceView } from '../../protocol/api.js';
 import { BenchfleetError } from '../../protocol/errors.js';
 import { RUNTIME_FORMATS, SCHEDULABLE_HEALTHS } from '../../protocol/domain.js';
-import { allDevices } from '../farm/views.js';
+import { allDevices, getDevice } from '../farm/views.js';
 import { randomId, type IdGenerator } from '../ids.js';
 import type { z } from 'zod';
 import { refreshRunStatus } from './jobs.js';
@@ -77,7 +77,10 @@ export function createRun(db: Db, models: ModelStore, body: CreateRun, createdBy
     throw new BenchfleetError('unsupported_format', `runtime ${body.runtime} cannot run a ${model.format} model`);
   }
   dynamicInputCheck(models.facts(model.sha256), body.settings.inputs);
-  const devices = allDevices(db);
+  // A device named directly is looked up alone; a label selector looks at every device.
+  const selector = body.device.trim();
+  const named = selector !== '*' && !selector.includes('=') ? getDevice(db, selector) : null;
+  const devices = named ? [named] : allDevices(db);
   const chosen = selectDevices(devices, body.device, body.runtime);
   if (chosen.length === 0) {
     const known = devices.map((d) => `${d.name} (${d.state}, ${d.health})`).join(', ') || 'none registered';

@@ -24,7 +24,7 @@ export function runRoutes(ctx: ServerContext): Router {
     const body = validate(createRunSchema, jsonBody(req), 'body');
     const runId = createRun(ctx.db, ctx.models, body, principalOf(res).tokenId, ctx.now());
     ctx.publish({ type: 'run.changed', run_id: runId, status: 'queued' });
-    ctx.kick({ run: runId });
+    ctx.kick({ run: runId, immediate: true });
     res.status(201).json(getRun(ctx.db, ctx.models, runId));
   });
 
