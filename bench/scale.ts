@@ -10,6 +10,7 @@
 // Usage: node dist/bench/scale.js [--agents 1000] [--procs 4] [--dispatch 300] [--rounds 5]
 //          [--ingest-rounds 3] [--samples 100] [--idle-seconds 10] [--server DIR/dist]
 //   --server runs another build's server (e.g. the commit before a change) on the same workload.
+//   --keep leaves the server's data directory (its database) for inspection.
 //   --profile DIR writes a V8 CPU profile of the server process into DIR (open it in Chrome DevTools).
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     'idle-seconds': { type: 'string', default: '10' },
     server: { type: 'string' },
     profile: { type: 'string' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const N = Number(args.agents);
@@ -215,13 +217,17 @@ progress(`ingest: ${f1(ingest.jobsPerS)} results/s, ${ingest.cpuPerResultMs.toFi
 
 // The run view of the last run (N jobs, all done).
 const views: number[] = [];
+let viewBytes = 0;
 for (let i = 0; i < 30; i++) {
+  // Timed until the whole body has arrived (the client's own JSON parsing is not the server's time).
   const t = now();
-  await api('GET', `/runs/${ingest.lastRun}`);
+  const res = await fetch(`${url}/api/v1/runs/${ingest.lastRun}`, { headers: { authorization: `Bearer ${token}` } });
+  viewBytes = (await res.arrayBuffer()).byteLength;
   views.push(now() - t);
+  if (res.status !== 200) throw new Error(`GET /runs/${ingest.lastRun}: ${res.status}`);
 }
 const end = await serverStats();
-progress(`run view of ${N} jobs: p50 ${q(views, 0.5).toFixed(1)} ms, p95 ${q(views, 0.95).toFixed(1)} ms`);
+progress(`run view of ${N} jobs (${(viewBytes / 2 ** 20).toFixed(2)} MiB): p50 ${q(views, 0.5).toFixed(1)} ms, p95 ${q(views, 0.95).toFixed(1)} ms`);
 
 const result = {
   agents: N, processes: P, cores: os.cpus().length, server: args.server ?? 'this build',
@@ -231,7 +237,7 @@ const result = {
   trivial_jobs_per_s: trivial.jobsPerS, trivial_cpu_ms_per_job: trivial.cpuPerResultMs,
   ingest_results_per_s: ingest.jobsPerS, ingest_cpu_ms_per_job: ingest.cpuPerResultMs, ingest_samples: samples,
   result_handling_ms: { p50: q(ingest.resultMs, 0.5), p99: q(ingest.resultMs, 0.99), n: ingest.resultMs.length },
-  run_view_ms: { p50: q(views, 0.5), p95: q(views, 0.95), jobs: N },
+  run_view_ms: { p50: q(views, 0.5), p95: q(views, 0.95), jobs: N, bytes: viewBytes },
   server_rss_mib: end.rss / 2 ** 20,
   jobs_assigned: assignedJobs,
 };
@@ -239,5 +245,6 @@ console.log(JSON.stringify(result, null, 2));
 for (const sim of sims) sim.send({ type: 'exit' });
 server.send({ type: 'stop' });
 await sleep(500);
-fs.rmSync(dataDir, { recursive: true, force: true });
+if (args.keep) progress(`data kept in ${dataDir}`);
+else fs.rmSync(dataDir, { recursive: true, force: true });
 process.exit(0);

@@ -134,11 +134,12 @@ export function getRun(db: Db, models: ModelStore, id: string): RunView | null {
   return { ...toRunView(db, models, row, jobs), jobs, ab_tests: abTestsOfRun(db, id) };
 }
 
-const JOB_SELECT = `SELECT j.*, d.name AS device_name, (SELECT series_key FROM measurements m WHERE m.job_id = j.id LIMIT 1) AS series_key,
-    (SELECT model_sha256 FROM runs r WHERE r.id = j.run_id) AS run_model_sha256
-  FROM jobs j JOIN devices d ON d.id = j.device_id`;
+const JOB_SELECT = `SELECT j.id, j.run_id, j.device_id, j.status, j.attempt, j.max_attempts, j.error_code, j.error_message, j.progress, j.environment,
+    j.operators, j.confirms_job_id, j.ab_test_id, j.ab_round, j.ab_arm, j.model_sha256, j.created_at, j.started_at, j.finished_at, d.name AS device_name,
+    r.model_sha256 AS run_model_sha256
+  FROM jobs j JOIN devices d ON d.id = j.device_id JOIN runs r ON r.id = j.run_id`;
 
-const MEASUREMENT_COLUMNS = `m.job_id, m.metric, m.unit, m.count, m.median, m.p90, m.p99, m.mean, m.stddev, m.min, m.max, m.ci_low, m.ci_high,
+const MEASUREMENT_COLUMNS = `m.job_id, m.series_key, m.metric, m.unit, m.count, m.median, m.p90, m.p99, m.mean, m.stddev, m.min, m.max, m.ci_low, m.ci_high,
   m.mean_ci_half, m.outliers, m.flags`;
 const VERDICT_COLUMNS = `v.job_id, v.metric, v.verdict, v.p_value, v.effect, v.ci_low, v.ci_high, v.baseline_median, v.candidate_median, v.baseline_results,
   v.baseline_branch, v.confirmation, v.confirmed_by, v.z, v.noise, v.detectable, v.hint, v.evidence`;
@@ -146,11 +147,11 @@ const VERDICT_COLUMNS = `v.job_id, v.metric, v.verdict, v.p_value, v.effect, v.c
 interface JobRow {
   id: string; run_id: string; device_id: string; device_name: string; status: JobStatus; attempt: number; max_attempts: number;
   error_code: string | null; error_message: string | null; progress: string | null; environment: string | null; operators: string | null;
-  confirms_job_id: string | null; series_key: string | null; ab_test_id: string | null; ab_round: number | null; ab_arm: 'A' | 'B' | null;
+  confirms_job_id: string | null; ab_test_id: string | null; ab_round: number | null; ab_arm: 'A' | 'B' | null;
   model_sha256: string | null; run_model_sha256: string;
   created_at: number; started_at: number | null; finished_at: number | null;
 }
-type MeasurementRow = Omit<MeasurementSummary, 'flags'> & { job_id: string; flags: string };
+type MeasurementRow = Omit<MeasurementSummary, 'flags'> & { job_id: string; series_key: string | null; flags: string };
 type VerdictRow = VerdictView & { job_id: string };
 
 function groupBy<T extends { job_id: string }>(rows: T[]): Map<string, T[]> {
@@ -175,14 +176,21 @@ function jobsOfRun(db: Db, runId: string, opts: { fidelityOnly?: boolean } = {})
   const verdicts = groupBy(stmt(db, `SELECT ${VERDICT_COLUMNS} FROM verdicts v JOIN jobs j ON j.id = v.job_id WHERE j.run_id = ? ORDER BY v.metric`)
     .all(runId) as VerdictRow[]);
   const families = new Map<string, FamilyThresholds | undefined>();
-  return rows.map((j) => toJobView(db, opts.fidelityOnly ? { ...j, environment: null, operators: null } : j,
-    measurements.get(j.id) ?? [], verdicts.get(j.id) ?? [], families));
+  const none: never[] = [];
+  return rows.map((j) => {
+    if (opts.fidelityOnly) { j.environment = null; j.operators = null; }
+    return toJobView(db, j, measurements.get(j.id) ?? none, verdicts.get(j.id) ?? none, families);
+  });
 }
 
 interface FamilyThresholds { reference_variant: string; min_cosine: number; min_top1: number }
 
 function toJobView(db: Db, row: JobRow, measurementRows: MeasurementRow[], verdictRows: VerdictRow[], families: Map<string, FamilyThresholds | undefined>): JobView {
-  const measurements = measurementRows.map(({ job_id: _j, flags, ...m }) => ({ ...m, flags: JSON.parse(flags) as string[] }));
+  // Objects built field by field: a run view builds thousands of them, and rest/spread copies cost several times more.
+  const measurements = measurementRows.map((m): MeasurementSummary => ({
+    metric: m.metric, unit: m.unit, count: m.count, median: m.median, p90: m.p90, p99: m.p99, mean: m.mean, stddev: m.stddev, min: m.min, max: m.max,
+    ci_low: m.ci_low, ci_high: m.ci_high, mean_ci_half: m.mean_ci_half, outliers: m.outliers, flags: m.flags === '[]' ? [] : JSON.parse(m.flags) as string[],
+  }));
   return {
     id: row.id, run_id: row.run_id, device_id: row.device_id, device_name: row.device_name, status: row.status,
     attempt: row.attempt, max_attempts: row.max_attempts,
@@ -190,11 +198,15 @@ function toJobView(db: Db, row: JobRow, measurementRows: MeasurementRow[], verdi
     progress: row.progress ? (JSON.parse(row.progress) as JobView['progress']) : null,
     environment: row.environment ? (JSON.parse(row.environment) as Record<string, unknown>) : null,
     operators: row.operators ? (JSON.parse(row.operators) as JobView['operators']) : null,
-    verdicts: verdictRows.map(({ job_id: _j, ...v }) => v),
+    verdicts: verdictRows.map((v): VerdictView => ({
+      metric: v.metric, verdict: v.verdict, p_value: v.p_value, effect: v.effect, ci_low: v.ci_low, ci_high: v.ci_high, baseline_median: v.baseline_median,
+      candidate_median: v.candidate_median, baseline_results: v.baseline_results, baseline_branch: v.baseline_branch, confirmation: v.confirmation,
+      confirmed_by: v.confirmed_by, z: v.z, noise: v.noise, detectable: v.detectable, hint: v.hint, evidence: v.evidence,
+    })),
     confirms_job_id: row.confirms_job_id,
     ab: row.ab_test_id && row.ab_round !== null && row.ab_arm
       ? { test_id: row.ab_test_id, round: row.ab_round, arm: row.ab_arm, model_sha256: row.model_sha256 ?? row.run_model_sha256 } : null,
-    series_key: row.series_key,
+    series_key: measurementRows.find((m) => m.series_key !== null)?.series_key ?? null,
     fidelity: fidelityOf(db, row.model_sha256 ?? row.run_model_sha256, measurements, families),
     created_at: iso(row.created_at)!, started_at: iso(row.started_at), finished_at: iso(row.finished_at), measurements,
   };
