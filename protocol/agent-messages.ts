@@ -11,8 +11,12 @@ import { MEASUREMENT_FLAGS, inputSpecSchema, runSettingsSchema, sha256Schema } f
 export const PROTOCOL_VERSION = 1;
 
 export const deviceDescriptorSchema = z.strictObject({
-  /** Stable identity of the device under its agent (hostname for the local machine, serial for a phone). */
-  serial: z.string().min(1).max(256),
+  /**
+   * Stable identity of the device under its agent (hostname for the local machine, serial for a phone).
+   * Well-formed Unicode only: a lone surrogate is stored as invalid UTF-8 and read back as U+FFFD, so
+   * the device would not be found under its own serial again (the next inventory failed to insert it twice).
+   */
+  serial: z.string().min(1).max(256).refine((s) => !/\p{Cs}/u.test(s), 'must be well-formed Unicode (a lone surrogate is not)'),
   name: z.string().min(1).max(128),
   driver: z.enum(['linux', 'adb', 'serial']),
   labels: z.record(z.string(), z.string().max(512)),

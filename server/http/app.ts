@@ -26,6 +26,29 @@ export const SMALL_JSON_BYTES = 256 * 1024;
 /** Routes whose bodies carry tensors (run input data, a family's reference set) get the configured limit. */
 export const LARGE_BODY_ROUTES: [string, RegExp][] = [['POST', /^\/runs$/], ['PUT', /^\/families\/[^/]+\/reference$/]];
 
+/** The parts of express's router (router 2.x) that `apiRoutes` reads. */
+interface RouterLayer { rawPath?: unknown; route?: { path: string; methods: Record<string, boolean> }; handle: { stack?: RouterLayer[] } }
+
+/**
+ * Every route of the API as `[METHOD, path]` (path under API_PREFIX, e.g. `['GET', '/runs/:id']`),
+ * read from the application's router: test/auth-matrix.test.ts checks its table against this list.
+ */
+export function apiRoutes(app: express.Express): [string, string][] {
+  const routes: [string, string][] = [];
+  const walk = (stack: RouterLayer[], prefix: string): void => {
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') routes.push([method.toUpperCase(), prefix + layer.route.path]);
+      } else if (layer.handle.stack) {
+        walk(layer.handle.stack, prefix + (layer.rawPath === '/' ? '' : String(layer.rawPath)));
+      }
+    }
+  };
+  const top = (app.router as unknown as { stack: RouterLayer[] }).stack;
+  for (const layer of top) if (layer.rawPath === API_PREFIX && layer.handle.stack) walk(layer.handle.stack, '');
+  return routes;
+}
+
 export function createApp(ctx: ServerContext, log: Log): express.Express {
   const app = express();
   app.disable('x-powered-by');
