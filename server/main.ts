@@ -102,6 +102,17 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
 
   const server = http.createServer(createApp(ctx, log));
   server.requestTimeout = 0; // uploads of large models may take long; sockets still time out when idle
+  // Requests Node refuses before express sees them (headers over 16 KiB, malformed HTTP) get the
+  // same {error:{code,message}} body as every other refusal, not an empty answer.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({ error: tooLarge
+      ? { code: 'headers_too_large', message: 'the request line and headers exceed 16 KiB; send large values in the body' }
+      : { code: 'bad_request', message: `malformed HTTP request (${err.code ?? 'parse error'})` } });
+    socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   hub.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { serverMessageSchema, type ServerMessage } from '../protocol/agent-messages.js';
@@ -721,6 +722,23 @@ test('requests and agent messages that may succeed: never a 5xx or an internal e
     assert.equal(res.status, 200, `GET ${v} after the fuzz: ${res.status} ${res.text.slice(0, 300)} (${SEED_TEXT})`);
   }
   console.log(`# may-succeed fuzz: statuses ${JSON.stringify(tally['may-succeed'])}; ${CASES.maySucceed} requests and ${CASES.wsMaySucceed} agent messages, ${views.length} views, in ${Date.now() - started} ms (${SEED_TEXT}); log +${logGrowth['may-succeed fuzz']} bytes`);
+});
+
+test('a request line over 16 KiB and malformed HTTP are refused with {error:{code,message}}, not an empty answer', async () => {
+  const long = await fetch(`${farm.url}/api/v1/models?family=fz&variant=v&metadata=${'%7B'.repeat(25_000)}`, { method: 'POST', headers: auth() });
+  assert.equal(long.status, 431);
+  const body = (await long.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'headers_too_large');
+  assert.match(body.error.message, /16 KiB/);
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(Number(new URL(farm.url).port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+    let text = '';
+    socket.on('data', (d) => { text += d.toString(); });
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+  assert.match(raw, /^HTTP\/1\.1 400 /);
+  assert.equal((JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { error: { code: string } }).error.code, 'bad_request');
 });
 
 test('afterwards the server still answers over HTTP and on the agent socket', async () => {
