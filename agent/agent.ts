@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import {
-  PROTOCOL_VERSION, serverMessageSchema, type AgentMessage, type DeviceDescriptor, type JobAssignment, type ServerMessage,
+  MAX_RESULT_BYTES, resultFrames, PROTOCOL_VERSION, serverMessageSchema, type AgentMessage, type DeviceDescriptor, type JobAssignment, type ServerMessage,
 } from '../protocol/agent-messages.js';
 import { describeZodError, jobError, type JobErrorCode } from '../protocol/errors.js';
 import { JobFailure, type Driver, type JobProgress } from './drivers/driver.js';
@@ -177,7 +177,9 @@ export class Agent extends EventEmitter {
 
   private send(msg: AgentMessage): boolean {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(JSON.stringify(msg));
+    // A large result goes as parts: the server takes frames of at most 1 MiB.
+    if (msg.type === 'job.result') for (const frame of resultFrames(msg)) this.ws.send(frame);
+    else this.ws.send(JSON.stringify(msg));
     return true;
   }
 
@@ -277,6 +279,13 @@ export class Agent extends EventEmitter {
       // The attempt is abandoned; the server requeues it when this agent returns or its lease runs out.
       this.active.delete(job.job_id);
       return;
+    }
+    if (final.type === 'job.result') {
+      const bytes = Buffer.byteLength(JSON.stringify(final));
+      if (bytes > MAX_RESULT_BYTES) {
+        final = { type: 'job.failed', ...ref, error: jobError('result_too_large', `the result is ${bytes} bytes of JSON, more than the ${MAX_RESULT_BYTES} one result may carry; lower the iterations`) };
+        log('job failed', { code: 'result_too_large', bytes });
+      }
     }
     this.outbox.put(final);
     this.active.delete(job.job_id);

@@ -1,7 +1,7 @@
 // The agent <-> server WebSocket protocol. Every message is JSON `{ type, ... }`, validated on
 // receipt by both sides. Results carry job id + attempt so a resend after a reconnect is stored once.
 //
-// agent -> server: hello, heartbeat, job.started, job.progress, job.result, job.failed, inventory
+// agent -> server: hello, heartbeat, job.started, job.progress, job.result (or its parts), job.failed, inventory
 // server -> agent: welcome, job.assign, job.cancel, ack, error
 import { z } from 'zod';
 import { referenceSetSchema } from './variants.js';
@@ -9,6 +9,18 @@ import { jobErrorSchema } from './errors.js';
 import { MEASUREMENT_FLAGS, inputSpecSchema, runSettingsSchema, sha256Schema } from './domain.js';
 
 export const PROTOCOL_VERSION = 1;
+
+/**
+ * Bounds on what an agent may send. One WebSocket frame carries at most MAX_FRAME_BYTES (the
+ * server closes the socket with 1009 otherwise); a result larger than RESULT_PART_BYTES of JSON is
+ * sent as `job.result.part` messages, each carrying up to RESULT_PART_BYTES of the result's UTF-8
+ * JSON in base64, and a whole result is at most MAX_RESULT_BYTES (about 450,000 samples). Parts
+ * are small so that the server handles each in a few milliseconds and answers others between them.
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+export const RESULT_PART_BYTES = 64 * 1024;
+export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
+export const MAX_RESULT_PARTS = Math.ceil(MAX_RESULT_BYTES / RESULT_PART_BYTES);
 
 export const deviceDescriptorSchema = z.strictObject({
   /**
@@ -77,8 +89,30 @@ export const agentMessageSchema = z.discriminatedUnion('type', [
     operators: z.array(operatorStatSchema).max(10_000).optional(),
   }),
   z.strictObject({ type: z.literal('job.failed'), ...jobRef, error: jobErrorSchema }),
+  /** One slice of a large job.result (see RESULT_PART_BYTES); the server acknowledges the whole result once all parts arrived. */
+  z.strictObject({
+    type: z.literal('job.result.part'),
+    ...jobRef,
+    index: z.number().int().min(0).max(MAX_RESULT_PARTS - 1),
+    count: z.number().int().min(2).max(MAX_RESULT_PARTS),
+    data: z.string().max(Math.ceil(RESULT_PART_BYTES / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'data must be base64'),
+  }),
 ]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
+export type JobResultMessage = Extract<AgentMessage, { type: 'job.result' }>;
+export const jobResultSchema = agentMessageSchema.options.find((o) => o.shape.type.value === 'job.result')!;
+
+/** The frames a job.result is sent as: itself when small, else `job.result.part` messages. */
+export function resultFrames(msg: JobResultMessage): string[] {
+  const text = JSON.stringify(msg);
+  if (Buffer.byteLength(text) <= RESULT_PART_BYTES) return [text];
+  const bytes = Buffer.from(text);
+  const count = Math.ceil(bytes.length / RESULT_PART_BYTES);
+  return Array.from({ length: count }, (_, index) => JSON.stringify({
+    type: 'job.result.part', job_id: msg.job_id, attempt: msg.attempt, index, count,
+    data: bytes.subarray(index * RESULT_PART_BYTES, (index + 1) * RESULT_PART_BYTES).toString('base64'),
+  }));
+}
 
 export const jobAssignmentSchema = z.strictObject({
   job_id: z.string(),

@@ -49,6 +49,7 @@ export const JOB_ERROR_CODES = {
   runner_not_found: { retryable: false, deviceFault: false, text: 'the runner program is not installed on the device' },
   unsupported_runtime: { retryable: false, deviceFault: false, text: 'the device has no runner for this runtime' },
   output_unparseable: { retryable: false, deviceFault: false, text: 'the runner output could not be read' },
+  result_too_large: { retryable: false, deviceFault: false, text: 'the result holds more samples than one result may carry (8 MiB of JSON); lower the iterations' },
   timed_out: { retryable: false, deviceFault: false, text: 'the job exceeded its timeout' },
   canceled: { retryable: false, deviceFault: false, text: 'the job was canceled' },
   internal: { retryable: true, deviceFault: false, text: 'internal agent error' },

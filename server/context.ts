@@ -3,6 +3,7 @@
 import type { Db } from './db/open.js';
 import type { DispatchHint } from './agents/dispatcher.js';
 import type { SeenLog } from './farm/registry.js';
+import type { ResultPreparer } from './agents/results.js';
 import type { ModelStore } from './models/store.js';
 import type { QueuePolicy } from './queue/jobs.js';
 import type { LiveEvent } from '../protocol/api.js';
@@ -28,7 +29,9 @@ export interface ServerContext {
   policy: QueuePolicy;
   config: ServerConfig;
   now: () => number;
-  /** Agents' heartbeats, written to the database once a second. */
+  /** Parses and prepares results that came in parts, off the event loop. */
+  results: ResultPreparer;
+  /** Agents' heartbeats, written to the database every 30 s. */
   seen: SeenLog;
   /** Pushes an event to every dashboard socket. */
   publish(event: LiveEvent): void;

@@ -4,11 +4,13 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { openDatabase, type Db } from './db/open.js';
+import { Checkpointer } from './db/checkpointer.js';
 import { ModelStore } from './models/store.js';
 import { DEFAULT_POLICY, reapExpiredLeases, type QueuePolicy } from './queue/jobs.js';
 import { createApp } from './http/app.js';
 import { SocketHub } from './sockets.js';
 import { Dispatcher } from './agents/dispatcher.js';
+import { ResultPreparer } from './agents/results.js';
 import { countAdminTokens, createToken } from './auth/tokens.js';
 import type { ServerConfig, ServerContext } from './context.js';
 import type { Log } from './agents/session.js';
@@ -64,7 +66,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const { policy: policyOverrides, webhooks: webhookOverrides, log: logOption, now: nowOption, ...configOverrides } = opts;
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...configOverrides };
   const log = boundedLog(logOption ?? jsonLog('server'));
-  const db = openDatabase(path.join(config.dataDir, 'benchfleet.db'));
+  const dbFile = path.join(config.dataDir, 'benchfleet.db');
+  const db = openDatabase(dbFile);
+  // Checkpoints run in a worker thread (db/checkpointer.ts), not inside the commits of the event loop.
+  db.pragma('wal_autocheckpoint = 0');
+  db.pragma('journal_size_limit = 67108864');
+  const checkpointer = new Checkpointer(dbFile);
   const models = new ModelStore(db, path.join(config.dataDir, 'models'));
   const policy: QueuePolicy = { ...DEFAULT_POLICY, ...policyOverrides };
   let hub: SocketHub | null = null;
@@ -77,6 +84,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     db, models, policy, config,
     now,
     seen: new SeenLog(),
+    results: new ResultPreparer(),
     publish: (event: LiveEvent) => hub?.publish(event),
     kick: (hint) => {
       if (!dispatcher) return;
@@ -162,6 +170,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       hub?.closeAll();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ctx.results.close();
+      await checkpointer.stop();
       db.close();
     },
   };

@@ -4,6 +4,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LiveEvent } from '../protocol/api.js';
+import { MAX_FRAME_BYTES } from '../protocol/agent-messages.js';
 import { allows, authenticate } from './auth/tokens.js';
 import type { ServerContext } from './context.js';
 import { markAgentOffline } from './farm/registry.js';
@@ -11,7 +12,6 @@ import { bearerToken } from './http/middleware.js';
 import { AgentSession, type Log } from './agents/session.js';
 import { stmt } from './db/statements.js';
 
-const MAX_AGENT_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 export class SocketHub {
   readonly sessions = new Map<string, AgentSession>();
@@ -19,7 +19,10 @@ export class SocketHub {
   /** The token each socket was opened with, so that revoking it closes the socket at once. */
   private readonly liveToken = new Map<WebSocket, string>();
   private readonly agentToken = new Map<string, string>();
-  private readonly agentWss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_MESSAGE_BYTES });
+  // Each agent message is handled in its own turn of the event loop (allowSynchronousEvents off):
+  // the parts of a large result arrive by the dozen in one socket read, and handled back to back
+  // they held everyone else (HTTP included) for 100–170 ms.
+  private readonly agentWss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, allowSynchronousEvents: false });
   private readonly liveWss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   /** Set when the server shuts down: late socket events must not touch the closed database. */
   private closed = false;

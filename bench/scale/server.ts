@@ -16,8 +16,14 @@ const server = await startServer({
   dataDir, port: 0, host: '127.0.0.1',
   log: (msg, extra) => { logFile.write(`${JSON.stringify({ t: Date.now(), component: 'server', msg, ...extra })}\n`); },
 });
+// How long the event loop was blocked (ms), between two stats requests.
+const { monitorEventLoopDelay } = await import('node:perf_hooks');
+const loop = monitorEventLoopDelay({ resolution: 5 });
+loop.enable();
 process.send({ type: 'ready', url: server.url, token: server.firstAdminToken });
 process.on('message', (m: { type: string; id?: number }) => {
-  if (m.type === 'stats') process.send!({ type: 'stats', id: m.id, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, results: Array.from(sessionModule.recentResultTimes?.(true) ?? []) });
+  if (m.type === 'stats') process.send!({ type: 'stats', id: m.id, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, results: Array.from(sessionModule.recentResultTimes?.(true) ?? []),
+    loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6 });
+    loop.reset();
   if (m.type === 'stop') void server.close().then(() => process.exit(0)); // exit, not a kill: a --cpu-prof profile is written
 });

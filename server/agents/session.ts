@@ -1,7 +1,11 @@
 // One connected agent: validates each message, applies it to the queue through the guarded
 // transitions, and acknowledges results so the agent can drop them from its outbox.
 import type { WebSocket } from 'ws';
-import { agentMessageSchema, PROTOCOL_VERSION, type AgentMessage, type DeviceDescriptor, type ServerMessage } from '../../protocol/agent-messages.js';
+import {
+  agentMessageSchema, PROTOCOL_VERSION, type AgentMessage, type DeviceDescriptor, type OperatorStat, type SampleSet, type ServerMessage,
+} from '../../protocol/agent-messages.js';
+import type { PreparedSet } from '../stats/prepare.js';
+import { ResultAssembly } from './results.js';
 import { describeZodError } from '../../protocol/errors.js';
 import type { ServerContext } from '../context.js';
 import { MAX_DEVICES_PER_AGENT, markAgentOnline, syncInventory } from '../farm/registry.js';
@@ -23,8 +27,12 @@ export function recentResultTimes(reset = false): Float64Array {
   return out;
 }
 
+/** Results an agent may have in transit as parts at once. */
+const MAX_ASSEMBLIES = 2;
+
 export class AgentSession {
   private greeted = false;
+  private readonly assemblies = new Map<string, ResultAssembly>();
   constructor(readonly agentId: string, private readonly socket: WebSocket, private readonly ctx: ServerContext, private readonly log: Log) {}
 
   /** Stores the agent's devices; new ones beyond the per-agent cap are refused, and the agent is told. */
@@ -138,11 +146,28 @@ export class AgentSession {
           if (run) this.ctx.publish({ type: 'job.changed', job_id: msg.job_id, run_id: run, status: 'running', progress: { phase: msg.phase, done: msg.done, total: msg.total } });
         }
         return;
-      case 'job.result': {
-        const outcome = completeJob(db, msg, this.agentId, now, msg.measurements, msg.environment, msg.operators);
-        this.send({ type: 'ack', ref: 'job.result', job_id: msg.job_id, attempt: msg.attempt, outcome });
-        this.log('job result', { agent: this.agentId, job: msg.job_id, attempt: msg.attempt, outcome });
-        if (outcome === 'accepted') this.afterJobEnded(msg.job_id);
+      case 'job.result':
+        this.storeResult(msg, msg.measurements);
+        return;
+      case 'job.result.part': {
+        const key = `${msg.job_id}#${msg.attempt}`;
+        let assembly = this.assemblies.get(key);
+        if (!assembly || assembly.count !== msg.count) {
+          if (!assembly && this.assemblies.size >= MAX_ASSEMBLIES) {
+            this.send({ type: 'error', code: 'too_many_results', message: `at most ${MAX_ASSEMBLIES} results may be in transit at once; part of job ${msg.job_id} ignored` });
+            return;
+          }
+          assembly = new ResultAssembly(msg.job_id, msg.attempt, msg.count);
+          this.assemblies.set(key, assembly);
+        }
+        const state = assembly.add(msg.index, msg.data);
+        if (state === 'more') return;
+        this.assemblies.delete(key);
+        if (state !== 'done') {
+          this.send({ type: 'error', code: 'result_too_large', message: `job ${msg.job_id} attempt ${msg.attempt}: ${state}; the result was dropped` });
+          return;
+        }
+        void this.storeLargeResult(assembly.all(), msg.job_id, msg.attempt);
         return;
       }
       case 'job.failed': {
@@ -152,6 +177,32 @@ export class AgentSession {
         if (outcome === 'accepted') this.afterJobEnded(msg.job_id);
         return;
       }
+    }
+  }
+
+  /** Stores a result (its sets raw, or prepared off the event loop), acknowledges it and frees its device. */
+  private storeResult(msg: { job_id: string; attempt: number; environment: Record<string, unknown>; operators?: OperatorStat[] | undefined }, sets: SampleSet[] | PreparedSet[]): void {
+    const outcome = completeJob(this.ctx.db, msg, this.agentId, this.ctx.now(), sets, msg.environment, msg.operators);
+    this.send({ type: 'ack', ref: 'job.result', job_id: msg.job_id, attempt: msg.attempt, outcome });
+    this.log('job result', { agent: this.agentId, job: msg.job_id, attempt: msg.attempt, outcome });
+    if (outcome === 'accepted') this.afterJobEnded(msg.job_id);
+  }
+
+  /** A result that came in parts: parsed, validated and prepared in a worker thread, then stored here. */
+  private async storeLargeResult(parts: Buffer[], jobId: string, attempt: number): Promise<void> {
+    try {
+      const prepared = await this.ctx.results.prepare(parts);
+      if (!prepared.ok) return void this.send({ type: 'error', code: prepared.code, message: prepared.message });
+      const msg = prepared.message;
+      if (msg.job_id !== jobId || msg.attempt !== attempt) {
+        return void this.send({ type: 'error', code: 'invalid_message', message: `the parts of job ${jobId} attempt ${attempt} held a result of job ${msg.job_id} attempt ${msg.attempt}; ignored` });
+      }
+      if (this.isRevoked()) return;
+      this.storeResult(msg, prepared.sets);
+    } catch (err) {
+      // E.g. the server shut down meanwhile: the agent keeps the result and sends it again.
+      this.log('large result failed', { agent: this.agentId, job: jobId, error: String((err as Error).stack ?? err) });
+      this.send({ type: 'error', code: 'internal', message: 'the server failed to store the result; send it again' });
     }
   }
 

@@ -4,7 +4,7 @@
 import type { Db } from '../db/open.js';
 import { JOB_ERROR_CODES, type JobError, type JobErrorCode } from '../../protocol/errors.js';
 import type { OperatorStat, SampleSet } from '../../protocol/agent-messages.js';
-import { encodeSamples, summarize } from '../stats/summary.js';
+import { isPrepared, prepareSets, type PreparedSet } from '../stats/prepare.js';
 import { jobEndedWithoutResult, judgeJob } from '../regression/series.js';
 import { deviceHealthChanged } from '../webhooks/events.js';
 import { runFinished } from '../webhooks/run-finished.js';
@@ -105,8 +105,10 @@ export function renewLeases(db: Db, agentId: string, refs: JobRef[], now: number
  * the raw samples. A resend of an already stored result (same job and attempt) is a duplicate.
  */
 export function completeJob(
-  db: Db, ref: JobRef, agentId: string, now: number, sets: SampleSet[], environment: Record<string, unknown>, operators?: OperatorStat[],
+  db: Db, ref: JobRef, agentId: string, now: number, raw: SampleSet[] | PreparedSet[], environment: Record<string, unknown>, operators?: OperatorStat[],
 ): Outcome {
+  // Summaries and blobs are computed before the write transaction (for a large result, in a worker thread).
+  const sets = isPrepared(raw) ? raw : prepareSets(raw);
   return db.transaction((): Outcome => {
     const info = stmt(db,
         `UPDATE jobs SET status = 'succeeded', finished_at = @now, lease_owner = NULL, lease_expires_at = NULL,
@@ -129,11 +131,10 @@ export function completeJob(
     );
     const insertSamples = stmt(db, `INSERT INTO samples (job_id, metric, data) VALUES (?, ?, ?)`);
     for (const set of sets) {
-      const summary = summarize(set.samples);
-      insertMeasurement.run({ job_id: ref.job_id, metric: set.metric, unit: set.unit, attempt: ref.attempt, now, flags: JSON.stringify(set.flags ?? []), ...summary });
-      insertSamples.run(ref.job_id, set.metric, encodeSamples(set.samples));
+      insertMeasurement.run({ job_id: ref.job_id, metric: set.metric, unit: set.unit, attempt: ref.attempt, now, flags: JSON.stringify(set.flags), ...set.summary });
+      insertSamples.run(ref.job_id, set.metric, set.blob);
     }
-    judgeJob(db, ref.job_id, now);
+    judgeJob(db, ref.job_id, now, new Map(sets.map((set) => [set.metric, set.within])));
     const device = stmt(db, 'SELECT d.id, d.health FROM devices d JOIN jobs j ON j.device_id = d.id WHERE j.id = ?').get(ref.job_id) as { id: string; health: string };
     stmt(db, `UPDATE devices SET consecutive_failures = 0, health = CASE WHEN health = 'unknown' THEN 'good' ELSE health END
                 WHERE id = ?`).run(device.id);

@@ -39,10 +39,10 @@ const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%
  * Computes series keys and verdicts for a job's fresh measurements, reports changes, and starts
  * the confirmation of a suspect (call inside the job's completion transaction).
  */
-export function judgeJob(db: Db, jobId: string, now: number): void {
+export function judgeJob(db: Db, jobId: string, now: number, within?: Map<string, number>): void {
   const started = performance.now();
   try {
-    judge(db, jobId, now);
+    judge(db, jobId, now, within);
   } finally {
     JUDGE_TIMES[judgeCount++ % JUDGE_TIMES.length] = performance.now() - started;
   }
@@ -62,7 +62,8 @@ export function recentJudgeTimes(reset = false): Float64Array {
   return out;
 }
 
-function judge(db: Db, jobId: string, now: number): void {
+/** `within`: the within-job variance per metric when the caller computed it already (else from the stored samples). */
+function judge(db: Db, jobId: string, now: number, within?: Map<string, number>): void {
   const job = stmt(db,
     `SELECT j.run_id, j.device_id, j.confirms_job_id, j.max_attempts, j.timeout_ms, j.ab_test_id, m.family, m.variant, r.runtime, r.settings, r.git,
        COALESCE(j.model_sha256, r.model_sha256) AS model_sha256
@@ -88,8 +89,10 @@ function judge(db: Db, jobId: string, now: number): void {
     return;
   }
 
-  const metrics = stmt(db, `SELECT m.metric, m.flags, m.median, m.count, s.data FROM measurements m JOIN samples s ON s.job_id = m.job_id AND s.metric = m.metric WHERE m.job_id = ?`)
-    .all(jobId) as { metric: string; flags: string; median: number; count: number; data: Buffer }[];
+  const metrics = (within
+    ? stmt(db, `SELECT m.metric, m.flags, m.median, m.count, NULL AS data FROM measurements m WHERE m.job_id = ?`)
+    : stmt(db, `SELECT m.metric, m.flags, m.median, m.count, s.data FROM measurements m JOIN samples s ON s.job_id = m.job_id AND s.metric = m.metric WHERE m.job_id = ?`))
+    .all(jobId) as { metric: string; flags: string; median: number; count: number; data: Buffer | null }[];
   const insert = stmt(db,
     `INSERT OR REPLACE INTO verdicts (job_id, metric, verdict, p_value, effect, ci_low, ci_high, baseline_median, candidate_median,
        baseline_results, baseline_branch, created_at, z, noise, detectable, confirmation, confirmed_by, hint, evidence)
@@ -101,14 +104,13 @@ function judge(db: Db, jobId: string, now: number): void {
     const ds = detectorSettings(policy);
     const direction = metricDirection(m.metric);
     const k: WatchKey = { seriesKey: key, metric: m.metric, branch: baselineBranch };
-    const samples = decodeSamples(m.data);
     const flagged = m.flags !== '[]';
     let judged: Judged;
     if (!(m.median > 0) || !Number.isFinite(m.median)) {
       judged = blank(`${m.metric} is ${m.median}: only positive values can be judged`);
     } else {
       const watch = loadWatch(db, k, ds, jobId, now);
-      const w = withinVariance(samples);
+      const w = within?.get(m.metric) ?? withinVariance(decodeSamples(m.data!));
       const out = stepDetector(watch.state, m.median, w, jobId, ds);
       if (onBaseline && !flagged) {
         judged = fromOutcome(out, direction, ds, policy, w, m.count);
