@@ -68,10 +68,11 @@ export function recommend(device: string, candidates: Candidate[], referenceQual
 }
 
 interface ModelRow { variant: string; sha256: string; parent_variant: string | null; compression: string; tags: string; format: string; size_bytes: number; facts: string; accuracy: number | null; created_at: number }
-interface ResultRow {
+interface JobResultRow {
   variant: string; sha256: string; device: string; job_id: string; run_id: string; finished_at: number; runtime: string; settings: string; runner: string | null;
-  metric: string; median: number; mean: number; max: number; ci_low: number; ci_high: number; flags: string;
 }
+interface MeasurementRow { job_id: string; metric: string; median: number; mean: number; max: number; ci_low: number; ci_high: number; flags: string }
+type ResultRow = JobResultRow & Omit<MeasurementRow, 'job_id'>;
 
 /** The settings part of a series' identity, as a compare key (see CompareSettings). */
 export function compareSettings(runtime: string, threads: number, inputs: Record<string, unknown>, runner: string | null): CompareSettings {
@@ -158,28 +159,69 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
 
   // Every successful result of the family — the model version each job really ran (an A/B job's
   // arm overrides its run's model), its settings and runner — newest first, at most `window` jobs
-  // per version, device and settings (a settings key refines the SQL partition, so that is a bound).
-  const rows = stmt(db,
-    `WITH ranked AS (
-       SELECT mo.variant, mo.sha256, d.name AS device, j.id AS job_id, j.run_id, j.finished_at, r.runtime, r.settings,
-              json_extract(j.environment, '$.runner') AS runner,
-              DENSE_RANK() OVER (PARTITION BY mo.sha256, j.device_id, r.runtime, json_extract(r.settings, '$.threads'), json_extract(j.environment, '$.runner')
+  // per version, device and settings. The SQL partition holds every part of a settings key
+  // (runtime, threads, inputs, runner; inputs as stored JSON text, so it may split one key in two,
+  // never join two), hence each key's `window` newest jobs are among its partitions' `window` newest.
+  // The candidates are found from the family's models (the runs of each, the jobs of those runs, and
+  // the A/B jobs that ran one of them: indexes of migration 012), never by reading every job of the
+  // farm. CROSS JOIN keeps that order and `+j.status` keeps the planner off the status indexes
+  // (without ANALYZE it takes status = ? for selective; it matches nearly every job). The ranking
+  // sorts only row ids and keys; the columns shown are read for the jobs kept.
+  const jobRows = stmt(db,
+    `WITH candidates AS (
+       SELECT j.rowid AS jr FROM models fm CROSS JOIN runs r ON r.model_sha256 = fm.sha256 CROSS JOIN jobs j ON j.run_id = r.id
+       WHERE fm.family = @family AND +j.status = 'succeeded'
+       UNION
+       SELECT j.rowid FROM models fm CROSS JOIN jobs j ON j.model_sha256 = fm.sha256
+       WHERE fm.family = @family AND +j.status = 'succeeded'),
+     ranked AS (
+       SELECT j.rowid AS jr, COALESCE(j.model_sha256, r.model_sha256) AS sha,
+              DENSE_RANK() OVER (PARTITION BY COALESCE(j.model_sha256, r.model_sha256), j.device_id, r.runtime, json_extract(r.settings, '$.threads'),
+                                              json_extract(r.settings, '$.inputs'), json_extract(j.environment, '$.runner')
                                  ORDER BY j.finished_at DESC, j.id DESC) AS rn
-       FROM jobs j JOIN runs r ON r.id = j.run_id JOIN models mo ON mo.sha256 = COALESCE(j.model_sha256, r.model_sha256) JOIN devices d ON d.id = j.device_id
-       WHERE mo.family = @family AND j.status = 'succeeded')
-     SELECT k.*, me.metric, me.median, me.mean, me.max, me.ci_low, me.ci_high, me.flags
-     FROM ranked k JOIN measurements me ON me.job_id = k.job_id WHERE k.rn <= @limit
-     ORDER BY k.finished_at DESC, k.job_id DESC`,
-  ).all({ family: opts.family, limit: window * 8 }) as ResultRow[];
+       FROM candidates c CROSS JOIN jobs j ON j.rowid = c.jr JOIN runs r ON r.id = j.run_id)
+     SELECT mo.variant, mo.sha256, d.name AS device, j.id AS job_id, j.run_id, j.finished_at, r.runtime, r.settings,
+            json_extract(j.environment, '$.runner') AS runner
+     FROM ranked k CROSS JOIN jobs j ON j.rowid = k.jr JOIN runs r ON r.id = j.run_id JOIN models mo ON mo.sha256 = k.sha
+       JOIN devices d ON d.id = j.device_id
+     WHERE k.rn <= @limit AND mo.family = @family
+     ORDER BY j.finished_at DESC, j.id DESC`,
+  ).all({ family: opts.family, limit: window }) as JobResultRow[];
+  // Their measurements in a second query (the job's columns are not repeated for each metric).
+  const measured = new Map<string, MeasurementRow[]>();
+  for (const m of stmt(db,
+    `SELECT me.job_id, me.metric, me.median, me.mean, me.max, me.ci_low, me.ci_high, me.flags
+     FROM json_each(?) ids CROSS JOIN measurements me ON me.job_id = ids.value`,
+  ).all(JSON.stringify(jobRows.map((j) => j.job_id))) as MeasurementRow[]) {
+    const list = measured.get(m.job_id);
+    if (list) list.push(m);
+    else measured.set(m.job_id, [m]);
+  }
+  const rows: ResultRow[] = [];
+  for (const j of jobRows) {
+    for (const m of measured.get(j.job_id) ?? []) {
+      rows.push({
+        variant: j.variant, sha256: j.sha256, device: j.device, job_id: j.job_id, run_id: j.run_id, finished_at: j.finished_at, runtime: j.runtime, settings: j.settings,
+        runner: j.runner, metric: m.metric, median: m.median, mean: m.mean, max: m.max, ci_low: m.ci_low, ci_high: m.ci_high, flags: m.flags,
+      });
+    }
+  }
   const wanted = opts.devices && opts.devices.length > 0 ? new Set(opts.devices) : null;
 
   // Results grouped by (version, device, settings key).
   const groups = new Map<string, Group>();
   const settingsOf = new Map<string, CompareSettings>();
+  // A family's thousands of rows share a few settings: each distinct one is parsed and hashed once.
+  const settingsMemo = new Map<string, CompareSettings>();
   for (const r of rows) {
     if (wanted && !wanted.has(r.device)) continue;
-    const st = JSON.parse(r.settings) as { threads?: number; inputs?: Record<string, unknown> };
-    const settings = compareSettings(r.runtime, st.threads ?? 1, st.inputs ?? {}, r.runner);
+    const memoKey = `${r.runtime}\u0000${typeof r.runner}:${String(r.runner)}\u0000${r.settings}`;
+    let settings = settingsMemo.get(memoKey);
+    if (!settings) {
+      const st = JSON.parse(r.settings) as { threads?: number; inputs?: Record<string, unknown> };
+      settings = compareSettings(r.runtime, st.threads ?? 1, st.inputs ?? {}, r.runner);
+      settingsMemo.set(memoKey, settings);
+    }
     settingsOf.set(settings.key, settings);
     const gk = `${r.sha256}\u0000${r.device}\u0000${settings.key}`;
     let g = groups.get(gk);
