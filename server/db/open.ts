@@ -13,12 +13,7 @@ export interface OpenOptions { migrationsDir?: string; busyTimeoutMs?: number }
 
 export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-  const fresh = file === ':memory:' || !fs.existsSync(file) || fs.statSync(file).size === 0;
   const db = new Database(file);
-  // New databases use 8 KiB pages: a result's sample blob of a few MB committed in 4–6 ms instead
-  // of 25–35 ms with 4 KiB pages (measured on the CI machines), and the server commits on its event
-  // loop. (The page size of an existing database stays what it is.)
-  if (fresh) db.pragma('page_size = 8192');
   db.pragma('journal_mode = WAL');
   db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
   db.pragma('foreign_keys = ON');
