@@ -3,8 +3,9 @@
 // schedulable again. Each event names the devices it concerns, and only those are examined, so a
 // dispatch costs the same with ten connected agents as with a thousand. A periodic sweep picks up
 // what no event announces: jobs whose backoff or A/B spacing ran out, and (rarely) everything
-// queued, as a safety net. The claim itself is one guarded UPDATE (queue/jobs.ts claimNextJob); a
-// send that fails leaves the lease to expire, and the reaper requeues the job.
+// queued, as a safety net. The claim itself is one guarded UPDATE (queue/jobs.ts claimNextJob); the
+// claims of one pass commit together and their assignments are sent after the commit. A send that
+// fails leaves the lease to expire, and the reaper requeues the job.
 import type { JobAssignment } from '../../protocol/agent-messages.js';
 import type { RunSettings } from '../../protocol/domain.js';
 import type { ServerContext } from '../context.js';
@@ -75,10 +76,17 @@ export class Dispatcher {
       for (const r of rows) this.devices.add(r.id);
     }
     this.agents.clear();
-    let sent = 0;
     const devices = [...this.devices];
     this.devices.clear();
-    for (const id of devices) if (this.offer(id, now)) sent++;
+    // All claims of a flush commit together; the assignments go out once they are committed.
+    const offers = db.transaction(() => devices.map((id) => this.claim(id, now)).filter((o) => o !== null))();
+    let sent = 0;
+    for (const o of offers) {
+      if (o.session.send({ type: 'job.assign', job: o.job })) sent++;
+      this.log('job assigned', { agent: o.agentId, device: o.deviceId, job: o.job.job_id, attempt: o.job.attempt });
+      this.ctx.publish({ type: 'job.changed', job_id: o.job.job_id, run_id: o.job.run_id, status: 'assigned' });
+      this.ctx.publish({ type: 'device.changed', device_id: o.deviceId });
+    }
     return sent;
   }
 
@@ -104,18 +112,18 @@ export class Dispatcher {
     return this.flush();
   }
 
-  /** Claims the device's next job if its agent is connected and the device is free, and sends it. */
-  private offer(deviceId: string, now: number): boolean {
+  /** Claims the device's next job if its agent is connected and the device is free; the assignment to send. */
+  private claim(deviceId: string, now: number): { session: AgentSession; agentId: string; deviceId: string; job: JobAssignment } | null {
     const { db } = this.ctx;
     const device = stmt(db,
       `SELECT d.agent_id, d.serial FROM devices d WHERE d.id = ? AND d.present = 1 AND d.health IN ('good', 'unknown')
          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.device_id = d.id AND j.status IN ('assigned', 'running'))`,
     ).get(deviceId) as { agent_id: string; serial: string } | undefined;
-    if (!device) return false;
+    if (!device) return null;
     const session = this.sessions.get(device.agent_id);
-    if (!session?.ready) return false;
+    if (!session?.ready) return null;
     const claimed = claimNextJob(db, deviceId, device.agent_id, now, this.ctx.policy);
-    if (!claimed) return false;
+    if (!claimed) return null;
     // A job may run another model than its run's (the baseline arm of an A/B test).
     const run = stmt(db,
       `SELECT r.id, r.runtime, r.settings, m.sha256, m.format, m.size_bytes, m.family FROM jobs j JOIN runs r ON r.id = j.run_id
@@ -127,10 +135,6 @@ export class Dispatcher {
       model: { sha256: run.sha256, format: run.format, size_bytes: run.size_bytes }, settings: JSON.parse(run.settings) as RunSettings,
       ...(reference ? { reference } : {}),
     };
-    const sent = session.send({ type: 'job.assign', job });
-    this.log('job assigned', { agent: device.agent_id, device: deviceId, job: claimed.id, attempt: claimed.attempt });
-    this.ctx.publish({ type: 'job.changed', job_id: claimed.id, run_id: run.id, status: 'assigned' });
-    this.ctx.publish({ type: 'device.changed', device_id: deviceId });
-    return sent;
+    return { session, agentId: device.agent_id, deviceId, job };
   }
 }

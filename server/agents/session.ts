@@ -47,12 +47,31 @@ export class AgentSession {
 
   send(msg: ServerMessage): boolean {
     if (this.socket.readyState !== this.socket.OPEN) return false;
-    this.socket.send(JSON.stringify(msg));
+    if (this.held) this.held.push(() => this.socket.send(JSON.stringify(msg)));
+    else this.socket.send(JSON.stringify(msg));
     return true;
   }
 
   close(code: number, reason: string): void {
-    this.socket.close(code, reason);
+    if (this.held) this.held.push(() => this.socket.close(code, reason));
+    else this.socket.close(code, reason);
+  }
+
+  /**
+   * While the hub stores a batch of messages in one transaction, replies wait: an acknowledgement
+   * goes out only once what it acknowledges is committed (`release`), or never (`discard`).
+   */
+  private held: (() => void)[] | null = null;
+  hold(): void {
+    this.held ??= [];
+  }
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const act of held) if (this.socket.readyState === this.socket.OPEN) act();
+  }
+  discard(): void {
+    this.held = null;
   }
 
   get ready(): boolean {
