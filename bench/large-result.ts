@@ -13,43 +13,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { now, once, quantile, sleep, startServerProcess } from './scale/harness.js';
 
 const { values: args } = parseArgs({
   options: { samples: { type: 'string', default: '400000' }, results: { type: 'string', default: '5' }, server: { type: 'string' }, profile: { type: 'string' }, frames: { type: 'string', default: 'parts' } },
 });
 const here = path.dirname(new URL(import.meta.url).pathname);
-const now = (): number => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const q = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN; };
+const q = quantile;
 const progress = (msg: string): void => { process.stderr.write(`[large-result] ${msg}\n`); };
-
-function once<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMsg = (m: { type: string; message?: string }) => {
-      if (m.type === type) { child.off('message', onMsg); resolve(m as T); } else if (m.type === 'fatal') reject(new Error(m.message));
-    };
-    child.on('message', onMsg);
-  });
-}
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-large-'));
 const children: ChildProcess[] = [];
 process.on('uncaughtException', (err) => { for (const c of children) c.kill(); progress(`failed: ${err.message}`); process.exit(1); });
 process.on('unhandledRejection', (err) => { for (const c of children) c.kill(); progress(`failed: ${(err as Error).message}`); process.exit(1); });
-const server = fork(path.join(here, 'scale/server.js'), [dataDir, ...(args.server ? [args.server] : [])], {
-  stdio: ['ignore', process.env.BF_TRACE_GC ? 'inherit' : 'ignore', 'inherit', 'ipc'], execArgv: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : process.env.BF_TRACE_GC ? ['--trace-gc'] : [],
-});
-children.push(server);
-const { url, token } = await once<{ url: string; token: string }>(server, 'ready');
-const api = async <T>(method: string, route: string, body?: unknown, raw?: Buffer): Promise<T> => {
-  const res = await fetch(`${url}/api/v1${route}`, {
-    method, headers: { authorization: `Bearer ${token}`, 'content-type': raw ? 'application/octet-stream' : 'application/json' },
-    body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
-  });
-  const text = await res.text();
-  if (res.status >= 400) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-};
+const server = await startServerProcess(dataDir, { serverDist: args.server, profileDir: args.profile });
+children.push(server.child);
+const { url, api } = server;
 await api('POST', '/models?family=big&variant=v1', undefined, fs.readFileSync(path.join(here, '../../examples/models/kws-cnn-int8.onnx')));
 const agentToken = (await api<{ token: string }>('POST', '/agents', { name: 'big-agent' })).token;
 const agent = fork(path.join(here, 'scale/big-agent.js'), [url, agentToken, args.samples!, args.frames!], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -71,16 +50,7 @@ async function pollHealth(until: Promise<unknown>): Promise<number[]> {
   return out;
 }
 
-let statsId = 0;
-async function loopStats(): Promise<{ loopMaxMs: number; loopP99Ms: number }> {
-  const id = ++statsId;
-  const p = new Promise<{ loopMaxMs: number; loopP99Ms: number }>((resolve) => {
-    const onMsg = (m: { type: string; id: number; loopMaxMs: number; loopP99Ms: number }) => { if (m.type === 'stats' && m.id === id) { server.off('message', onMsg); resolve(m); } };
-    server.on('message', onMsg);
-  });
-  server.send({ type: 'stats', id });
-  return p;
-}
+const loopStats = (): Promise<{ loopMaxMs: number; loopP99Ms: number }> => server.stats();
 
 await loopStats();
 const rest = await pollHealth(sleep(3000));
@@ -109,7 +79,7 @@ console.log(JSON.stringify({
   event_loop_max_block_ms: { rest: restLoop.loopMaxMs, during: busyLoop.loopMaxMs },
 }, null, 2));
 agent.send({ type: 'exit' });
-server.send({ type: 'stop' });
+server.stop();
 await sleep(500);
 fs.rmSync(dataDir, { recursive: true, force: true });
 process.exit(0);

@@ -34,6 +34,8 @@ import { randomId } from '../server/ids.js';
 import { encodeSamples, summarize } from '../server/stats/summary.js';
 import { seriesKey } from '../server/regression/series-keys.js';
 import { rebuildSeries } from '../server/regression/watch.js';
+import { seededRng } from '../protocol/random.js';
+import { quantile } from './scale/harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,22 +51,11 @@ const { values: args } = parseArgs({
 
 const progress = (msg: string): void => { process.stderr.write(`[query-scale] ${msg}\n`); };
 const now = (): number => performance.now();
-const q = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN; };
+const q = quantile;
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/** mulberry32: a small seeded generator, so that two runs build and ask the same things. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const seed = Number(args.seed);
-const rand = rng(seed);
+const rand = seededRng(seed);
 function normal(r: () => number = rand): number {
   const u = Math.max(r(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
@@ -335,7 +326,7 @@ const chartKeys = (look.prepare(`SELECT series_key FROM series_watch WHERE metri
 const runIds = (look.prepare('SELECT id FROM runs ORDER BY rowid').all() as { id: string }[]).map((r) => r.id);
 const jobIds = (look.prepare(`SELECT id FROM jobs WHERE status = 'succeeded' ORDER BY rowid`).all() as { id: string }[]).map((r) => r.id);
 const families = (look.prepare('SELECT DISTINCT family FROM models ORDER BY family').all() as { family: string }[]).map((r) => r.family);
-const pr = rng(seed * 7919 + 1);
+const pr = seededRng(seed * 7919 + 1);
 const N = Number(args.requests);
 const queries: { name: string; paths: string[] }[] = [
   { name: 'series_list', paths: Array.from({ length: N }, () => '/series') },

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
+import { now, once, quantile, sleep, startServerProcess } from './scale/harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,19 +37,9 @@ const { values: args } = parseArgs({
 });
 const N = Number(args.agents);
 const here = path.dirname(new URL(import.meta.url).pathname);
-const now = (): number => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const q = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN; };
+const q = quantile;
 const f1 = (x: number): string => x.toFixed(1);
 const progress = (msg: string): void => { process.stderr.write(`[scale] ${msg}\n`); };
-
-function once<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMsg = (m: { type: string }) => { if (m.type === type) { child.off('message', onMsg); resolve(m as T); } else if (m.type === 'fatal') reject(new Error(JSON.stringify(m))); };
-    child.on('message', onMsg);
-    child.once('exit', (code) => reject(new Error(`child exited with ${code} before ${type}`)));
-  });
-}
 
 // ---- baselines --------------------------------------------------------------------------------------
 
@@ -100,32 +91,10 @@ const base = await baselines();
 progress(`baselines: ws round trip p50 ${base.wsP50.toFixed(3)} ms, p99 ${base.wsP99.toFixed(3)} ms; http p50 ${base.httpP50.toFixed(3)} ms; sqlite insert ${base.insertUs.toFixed(1)} µs/result`);
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bf-scale-'));
-const server = fork(path.join(here, 'scale/server.js'), [dataDir, ...(args.server ? [args.server] : [])], {
-  stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [],
-});
-const { url, token } = await once<{ url: string; token: string }>(server, 'ready');
-let statsId = 0;
-async function serverStats(): Promise<ServerStats> {
-  const id = ++statsId;
-  const p = new Promise<ServerStats>((resolve) => {
-    const onMsg = (m: { type: string; id: number } & ServerStats) => { if (m.type === 'stats' && m.id === id) { server.off('message', onMsg); resolve(m); } };
-    server.on('message', onMsg);
-  });
-  server.send({ type: 'stats', id });
-  return p;
-}
+const server = await startServerProcess(dataDir, { serverDist: args.server, profileDir: args.profile });
+const { url, token, api } = server;
+const serverStats = (): Promise<ServerStats> => server.stats<ServerStats>();
 const cpuMs = (a: ServerStats, b: ServerStats): number => (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000;
-
-async function api<T>(method: string, route: string, body?: unknown, raw?: Buffer): Promise<T> {
-  const res = await fetch(`${url}/api/v1${route}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': raw ? 'application/octet-stream' : 'application/json' },
-    body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
-  });
-  const text = await res.text();
-  if (res.status >= 400) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
 
 await api('POST', '/models?family=scale&variant=int8', undefined, fs.readFileSync(path.join(here, '../../examples/models/kws-cnn-int8.onnx')));
 progress(`creating ${N} agents`);
@@ -246,7 +215,7 @@ const result = {
 };
 console.log(JSON.stringify(result, null, 2));
 for (const sim of sims) sim.send({ type: 'exit' });
-server.send({ type: 'stop' });
+server.stop();
 await sleep(500);
 if (args.keep) progress(`data kept in ${dataDir}`);
 else fs.rmSync(dataDir, { recursive: true, force: true });

@@ -35,8 +35,8 @@ export interface ServerContext {
   seen: SeenLog;
   /** Pushes an event to every dashboard socket. */
   publish(event: LiveEvent): void;
-  /** Tells the dispatcher what changed (jobs queued on a run, devices freed, an agent ready); with nothing named, it sweeps the queue. */
-  kick(hint?: DispatchHint): void;
+  /** Tells the dispatcher what changed (jobs queued on a run, devices freed, an agent ready). */
+  kick(hint: DispatchHint): void;
   /** A token or an agent was revoked: sockets opened with it are closed at once. */
   revoked(what: { tokenId?: string; agentId?: string }): void;
   /** Tells the agent holding a job to stop it. */

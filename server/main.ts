@@ -86,11 +86,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     seen: new SeenLog(),
     results: new ResultPreparer(),
     publish: (event: LiveEvent) => hub?.publish(event),
-    kick: (hint) => {
-      if (!dispatcher) return;
-      if (hint) dispatcher.kick(hint);
-      else setImmediate(() => dispatcher?.sweep());
-    },
+    kick: (hint) => dispatcher?.kick(hint),
     revoked: (what) => hub?.revoke(what),
     cancelOnAgent: (agentId, jobId, attempt, reason) => {
       hub?.sessions.get(agentId)?.send({ type: 'job.cancel', job_id: jobId, attempt, reason });

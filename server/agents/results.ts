@@ -73,9 +73,8 @@ export class ResultAssembly {
   /** Adds a part; returns an error text if the result breaks the bounds, 'done' once whole. */
   add(index: number, data: string): 'more' | 'done' | string {
     if (index >= this.count) return `part ${index} of ${this.count}: no such part`;
-    // Its own ArrayBuffer (not Node's shared pool), so that it can be moved to the worker thread.
-    const decoded = Buffer.from(data, 'base64');
-    const part = Buffer.from(decoded.buffer.slice(decoded.byteOffset, decoded.byteOffset + decoded.byteLength));
+    // A part over 4 KiB gets its own ArrayBuffer and moves to the worker without a copy (prepare()).
+    const part = Buffer.from(data, 'base64');
     if (this.parts[index]) this.bytes -= this.parts[index].length;
     else this.received++;
     this.parts[index] = part;

@@ -3,7 +3,8 @@
 // a 6 MB result took 40–160 ms to commit with it and 12–17 ms without. The server turns the
 // automatic checkpoint off and this worker thread, with its own connection, runs a PASSIVE
 // checkpoint every second (it never blocks writers or readers); once everything is copied back
-// the next write starts the WAL over, so it stays about one second of writes long.
+// the next write starts the WAL over, so it stays about one second of writes long (and the
+// server's own journal_size_limit trims the file after a burst).
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
@@ -26,8 +27,6 @@ if (!isMainThread && parentPort && (workerData as { file?: string })?.file) {
   const { file, intervalMs } = workerData as { file: string; intervalMs: number };
   const db = new Database(file);
   db.pragma('busy_timeout = 1000');
-  // Keep the WAL file itself from staying large after a burst.
-  db.pragma('journal_size_limit = 67108864');
   setInterval(() => {
     try {
       db.pragma('wal_checkpoint(PASSIVE)');
