@@ -44,6 +44,21 @@ test('energy per inference: window power less the resting baseline; below noise 
   assert.ok(flat && flat.mjPerInference === null && flat.netW < flat.noiseW, JSON.stringify(flat));
 });
 
+test('energy noise counts a slow fuel gauge\'s repeated readings once', () => {
+  // Readings alternate ±10 mW around the mean; the gauge holds each for `hold` samples at 50 Hz.
+  const gauge = (from: number, to: number, mean: number, hold: number): PowerSample[] => {
+    const out: PowerSample[] = [];
+    for (let t = from, i = 0; t <= to; t += 20, i++) out.push({ tMs: t, watts: mean + (Math.floor(i / hold) % 2 ? 0.01 : -0.01) });
+    return out;
+  };
+  // 5 mW above rest over 4 s: ~5 standard errors if every sample were a new reading, ~2 when the
+  // gauge repeats each reading five times.
+  const fresh = estimateEnergy(gauge(0, 2000, 0.5, 1), gauge(2100, 6100, 0.505, 1), 4000, 100);
+  assert.ok(fresh && fresh.mjPerInference !== null, `independent readings: a figure ${JSON.stringify(fresh)}`);
+  const held = estimateEnergy(gauge(0, 2000, 0.5, 5), gauge(2100, 6100, 0.505, 5), 4000, 100);
+  assert.ok(held && held.mjPerInference === null && held.noiseW > 2 * fresh.noiseW, `repeated readings: below noise ${JSON.stringify(held)}`);
+});
+
 test('the default ADB config runs ONNX Runtime\'s own onnxruntime_perf_test; the adb server comes from the config, then adb\'s variables', () => {
   const c = adbConfigSchema.parse({});
   assert.equal(c.runners.onnxruntime?.parser, 'onnxruntime_perf_test');

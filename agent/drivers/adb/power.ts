@@ -46,12 +46,17 @@ export interface BaselinePlan {
   settleMs: number;
   /** Length of the resting baseline, ms. */
   baselineMs: number;
-  /** Longest wait for a falling current to settle, ms (default 10 s). */
+  /** Longest wait for a moving (falling or rising) current to settle, ms (default 10 s). */
   maxSettleMs?: number;
 }
 
-/** Whether the power is still falling: `newer` below `older` by more than three standard errors. */
-function falling(older: PowerSample[], newer: PowerSample[]): boolean {
+/**
+ * Whether the power is still moving: `newer` above or below `older` by more than three standard
+ * errors. Falling is a previous job's load decaying; rising is the phone's own response to the
+ * sampler (a phone that counts the sampler's loop as load ramps up to its load draw) — a
+ * baseline taken on either slope is no rest.
+ */
+function changing(older: PowerSample[], newer: PowerSample[]): boolean {
   if (older.length < 2 || newer.length < 2) return true; // not a second of samples yet: keep waiting
   const stats = (xs: PowerSample[]) => {
     const m = xs.reduce((a, s) => a + s.watts, 0) / xs.length;
@@ -60,7 +65,7 @@ function falling(older: PowerSample[], newer: PowerSample[]): boolean {
   };
   const a = stats(older);
   const b = stats(newer);
-  return a.m - b.m > 3 * Math.sqrt(a.se2 + b.se2);
+  return Math.abs(a.m - b.m) > 3 * Math.sqrt(a.se2 + b.se2);
 }
 
 /**
@@ -120,9 +125,9 @@ export class PowerSampler {
 
   /**
    * Waits until the phone has settled — at least `settleMs` (and samples in both halves), then for
-   * as long as the power still falls (the last half second lower than the one before by more than
-   * three standard errors; at most `maxSettleMs`) — then samples the baseline, and starts over
-   * when the power fell within the baseline itself. Returns its samples and the settle time.
+   * as long as the power still moves (the last half second above or below the one before by more
+   * than three standard errors; at most `maxSettleMs`) — then samples the baseline, and starts
+   * over when the power fell or rose within the baseline itself. Returns its samples and the settle time.
    */
   async baseline(signal: AbortSignal): Promise<{ samples: PowerSample[]; settledMs: number }> {
     let at = this.startedMs + this.plan.settleMs;
@@ -130,15 +135,15 @@ export class PowerSampler {
     for (;;) {
       for (;;) {
         await this.until(at, signal);
-        if (signal.aborted || at >= latest || !falling(samplesIn(this.samples, at - 1000, at - 500), samplesIn(this.samples, at - 500, at))) break;
+        if (signal.aborted || at >= latest || !changing(samplesIn(this.samples, at - 1000, at - 500), samplesIn(this.samples, at - 500, at))) break;
         at += 250;
       }
       const to = at + this.plan.baselineMs;
       await this.until(to, signal);
-      // A current that held up and then fell inside the baseline (a previous job's load ending) is
-      // no rest: settle on from there and take the baseline again.
+      // A current that held up and then fell inside the baseline (a previous job's load ending),
+      // or still rose, is no rest: settle on from there and take the baseline again.
       const mid = (at + to) / 2;
-      if (!signal.aborted && to < latest && falling(samplesIn(this.samples, at, mid), samplesIn(this.samples, mid, to))) {
+      if (!signal.aborted && to < latest && changing(samplesIn(this.samples, at, mid), samplesIn(this.samples, mid, to))) {
         at = to;
         continue;
       }
@@ -183,8 +188,8 @@ function timeMean(samples: PowerSample[]): number {
  * the window's mean is over time (samples joined by straight lines), so uneven sampling does not
  * weigh some stretches more than others.
  * Both are sampled by the same loop at the same rate, so the sampler's own draw is in both and
- * cancels. A difference not above three standard errors (from the baseline's sample spread) is
- * no measurement: the result is null and the job says energy_below_noise — never a silent 0.
+ * cancels. A difference not above three standard errors (from the baseline's spread, counting
+ * distinct readings: a slow fuel gauge repeats its value) is no measurement: the result is null and the job says energy_below_noise — never a silent 0.
  * Null overall when either stretch has fewer than two samples. On a charging phone (flagged
  * `charging`) the extra draw is the fall of the power flowing into the battery.
  */
@@ -192,13 +197,23 @@ export function estimateEnergy(baseline: PowerSample[], windowSamples: PowerSamp
   if (baseline.length < 2 || windowSamples.length < 2 || iterations <= 0 || !(windowMs > 0)) return null;
   const restW = mean(baseline.map((s) => s.watts));
   const busyW = timeMean(windowSamples);
-  const sd = Math.sqrt(baseline.reduce((a, s) => a + (s.watts - restW) ** 2, 0) / (baseline.length - 1));
-  const noiseW = 3 * sd * Math.sqrt(1 / baseline.length + 1 / windowSamples.length);
+  // A fuel gauge updates current_now more slowly than we may sample it: a reading repeated by the
+  // next sample is no new information, so the noise counts distinct readings, not samples.
+  const rest = distinctReadings(baseline);
+  const sd = rest.length > 1 ? Math.sqrt(rest.reduce((a, w) => a + (w - restW) ** 2, 0) / (rest.length - 1)) : 0;
+  const noiseW = 3 * sd * Math.sqrt(1 / rest.length + 1 / distinctReadings(windowSamples).length);
   // While charging, the battery takes the charger's power less the phone's draw: extra draw shows
   // as less power into the battery.
   const netW = charging ? restW - busyW : busyW - restW;
   const mjPerInference = netW > noiseW ? (netW * windowMs) / iterations : null;
   return { restW, busyW, netW, noiseW, mjPerInference };
+}
+
+/** The readings that differ from the one before (a run of repeats counts once). */
+function distinctReadings(samples: PowerSample[]): number[] {
+  const out: number[] = [];
+  samples.forEach((s, i) => { if (i === 0 || s.watts !== samples[i - 1]!.watts) out.push(s.watts); });
+  return out;
 }
 
 /** The samples inside [fromMs, toMs]. */
