@@ -68,11 +68,12 @@ export function recommend(device: string, candidates: Candidate[], referenceQual
 }
 
 interface ModelRow { variant: string; sha256: string; parent_variant: string | null; compression: string; tags: string; format: string; size_bytes: number; facts: string; accuracy: number | null; created_at: number }
-interface JobResultRow {
-  variant: string; sha256: string; device: string; job_id: string; run_id: string; finished_at: number; runtime: string; settings: string; runner: string | null;
-}
-interface MeasurementRow { job_id: string; metric: string; median: number; mean: number; max: number; ci_low: number; ci_high: number; flags: string }
-type ResultRow = JobResultRow & Omit<MeasurementRow, 'job_id'>;
+/** A measurement summary as compare_results stores it: [metric, median, mean, max, ci_low, ci_high, flags]. */
+type MetricTuple = [string, number, number, number, number, number, string[]];
+/** One job's results in a compare cell. */
+interface JobResult { job_id: string; run_id: string; finished_at: number; metrics: MetricTuple[] }
+/** One measurement of one job, as the cell pools it. */
+interface MetricResult { median: number; mean: number; max: number; ci_low: number; ci_high: number; flags: string[] }
 
 /** The settings part of a series' identity, as a compare key (see CompareSettings). */
 export function compareSettings(runtime: string, threads: number, inputs: Record<string, unknown>, runner: string | null): CompareSettings {
@@ -132,7 +133,7 @@ export function pooledMedian(results: { median: number; ci_low: number; ci_high:
   return { value, ci: [xs[k - 1]!, xs[n - k]!] };
 }
 
-interface Group { variant: string; sha256: string; device: string; settings: CompareSettings; jobs: Map<string, ResultRow[]>; newest: number }
+interface Group { variant: string; sha256: string; device: string; settings: CompareSettings; jobs: Map<string, JobResult>; newest: number }
 
 export function compareFamily(db: Db, opts: CompareOptions): CompareView {
   const models = stmt(db,
@@ -157,79 +158,56 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
   const sizeOf = new Map((stmt(db, 'SELECT sha256, size_bytes FROM models WHERE family = ?').all(opts.family) as { sha256: string; size_bytes: number }[])
     .map((r) => [r.sha256, r.size_bytes]));
 
-  // Every successful result of the family — the model version each job really ran (an A/B job's
-  // arm overrides its run's model), its settings and runner — newest first, at most `window` jobs
-  // per version, device and settings. The SQL partition holds every part of a settings key
-  // (runtime, threads, inputs, runner; inputs as stored JSON text, so it may split one key in two,
-  // never join two), hence each key's `window` newest jobs are among its partitions' `window` newest.
-  // The candidates are found from the family's models (the runs of each, the jobs of those runs, and
-  // the A/B jobs that ran one of them: indexes of migration 012), never by reading every job of the
-  // farm. CROSS JOIN keeps that order and `+j.status` keeps the planner off the status indexes
-  // (without ANALYZE it takes status = ? for selective; it matches nearly every job). The ranking
-  // sorts only row ids and keys; the columns shown are read for the jobs kept.
-  const jobRows = stmt(db,
-    `WITH candidates AS (
-       SELECT j.rowid AS jr FROM models fm CROSS JOIN runs r ON r.model_sha256 = fm.sha256 CROSS JOIN jobs j ON j.run_id = r.id
-       WHERE fm.family = @family AND +j.status = 'succeeded'
-       UNION
-       SELECT j.rowid FROM models fm CROSS JOIN jobs j ON j.model_sha256 = fm.sha256
-       WHERE fm.family = @family AND +j.status = 'succeeded'),
-     ranked AS (
-       SELECT j.rowid AS jr, COALESCE(j.model_sha256, r.model_sha256) AS sha,
-              DENSE_RANK() OVER (PARTITION BY COALESCE(j.model_sha256, r.model_sha256), j.device_id, r.runtime, json_extract(r.settings, '$.threads'),
-                                              json_extract(r.settings, '$.inputs'), json_extract(j.environment, '$.runner')
-                                 ORDER BY j.finished_at DESC, j.id DESC) AS rn
-       FROM candidates c CROSS JOIN jobs j ON j.rowid = c.jr JOIN runs r ON r.id = j.run_id)
-     SELECT mo.variant, mo.sha256, d.name AS device, j.id AS job_id, j.run_id, j.finished_at, r.runtime, r.settings,
-            json_extract(j.environment, '$.runner') AS runner
-     FROM ranked k CROSS JOIN jobs j ON j.rowid = k.jr JOIN runs r ON r.id = j.run_id JOIN models mo ON mo.sha256 = k.sha
-       JOIN devices d ON d.id = j.device_id
-     WHERE k.rn <= @limit AND mo.family = @family
-     ORDER BY j.finished_at DESC, j.id DESC`,
-  ).all({ family: opts.family, limit: window }) as JobResultRow[];
-  // Their measurements in a second query (the job's columns are not repeated for each metric).
-  const measured = new Map<string, MeasurementRow[]>();
-  for (const m of stmt(db,
-    `SELECT me.job_id, me.metric, me.median, me.mean, me.max, me.ci_low, me.ci_high, me.flags
-     FROM json_each(?) ids CROSS JOIN measurements me ON me.job_id = ids.value`,
-  ).all(JSON.stringify(jobRows.map((j) => j.job_id))) as MeasurementRow[]) {
-    const list = measured.get(m.job_id);
-    if (list) list.push(m);
-    else measured.set(m.job_id, [m]);
-  }
-  const rows: ResultRow[] = [];
-  for (const j of jobRows) {
-    for (const m of measured.get(j.job_id) ?? []) {
-      rows.push({
-        variant: j.variant, sha256: j.sha256, device: j.device, job_id: j.job_id, run_id: j.run_id, finished_at: j.finished_at, runtime: j.runtime, settings: j.settings,
-        runner: j.runner, metric: m.metric, median: m.median, mean: m.mean, max: m.max, ci_low: m.ci_low, ci_high: m.ci_high, flags: m.flags,
-      });
-    }
-  }
+  // The newest `window` results of every compare key of the family — the model version each job
+  // really ran (an A/B job's arm overrides its run's model), the device, and the settings part of
+  // a series' identity (runtime, threads, inputs, runner) — from compare_keys and compare_results
+  // (migration 013), which triggers keep: each key's results are index entries newest first, with
+  // the job's measurement summaries on the same row, so a family of thousands of jobs costs one
+  // short range of the table per key.
   const wanted = opts.devices && opts.devices.length > 0 ? new Set(opts.devices) : null;
+  const keyRows = stmt(db,
+    `SELECT k.id, k.sha256, k.settings, d.name AS device, mo.variant FROM compare_keys k JOIN devices d ON d.id = k.device_id JOIN models mo ON mo.sha256 = k.sha256
+     WHERE k.family = ?`,
+  ).all(opts.family) as { id: number; sha256: string; settings: string; device: string; variant: string }[];
+  const resultRows = stmt(db,
+    // Per key: its results from the window-th newest on (a tie on that time may add one; the
+    // grouping below keeps exactly `window`).
+    `SELECT c.key_id, c.job_id, c.run_id, c.finished_at, c.metrics FROM compare_keys k CROSS JOIN compare_results c ON c.key_id = k.id
+       AND c.finished_at >= IFNULL((SELECT c2.finished_at FROM compare_results c2 WHERE c2.key_id = k.id ORDER BY c2.finished_at DESC, c2.job_id DESC LIMIT 1 OFFSET @limit - 1), -9e18)
+     WHERE k.family = @family`,
+  ).raw(true).all({ family: opts.family, limit: window }) as [number, string, string, number, string][];
 
-  // Results grouped by (version, device, settings key).
+  // Results grouped by (version, device, settings key). Keys whose stored settings differ only in
+  // the JSON text of their inputs are one settings key: their results are pooled, newest first.
   const groups = new Map<string, Group>();
   const settingsOf = new Map<string, CompareSettings>();
-  // A family's thousands of rows share a few settings: each distinct one is parsed and hashed once.
-  const settingsMemo = new Map<string, CompareSettings>();
-  for (const r of rows) {
-    if (wanted && !wanted.has(r.device)) continue;
-    const memoKey = `${r.runtime}\u0000${typeof r.runner}:${String(r.runner)}\u0000${r.settings}`;
-    let settings = settingsMemo.get(memoKey);
-    if (!settings) {
-      const st = JSON.parse(r.settings) as { threads?: number; inputs?: Record<string, unknown> };
-      settings = compareSettings(r.runtime, st.threads ?? 1, st.inputs ?? {}, r.runner);
-      settingsMemo.set(memoKey, settings);
-    }
+  const groupOfKey = new Map<number, Group>();
+  for (const k of keyRows) {
+    if (wanted && !wanted.has(k.device)) continue;
+    const [runtime, threads, inputs, runner] = JSON.parse(k.settings) as [string, number | null, Record<string, unknown> | null, string | null];
+    const settings = compareSettings(runtime, threads ?? 1, inputs ?? {}, runner);
     settingsOf.set(settings.key, settings);
-    const gk = `${r.sha256}\u0000${r.device}\u0000${settings.key}`;
+    const gk = `${k.sha256}\u0000${k.device}\u0000${settings.key}`;
     let g = groups.get(gk);
-    if (!g) { g = { variant: r.variant, sha256: r.sha256, device: r.device, settings, jobs: new Map(), newest: r.finished_at }; groups.set(gk, g); }
-    if (!g.jobs.has(r.job_id) && g.jobs.size >= window) continue;
-    g.jobs.set(r.job_id, [...(g.jobs.get(r.job_id) ?? []), r]);
-    g.newest = Math.max(g.newest, r.finished_at);
+    if (!g) { g = { variant: k.variant, sha256: k.sha256, device: k.device, settings, jobs: new Map(), newest: -Infinity }; groups.set(gk, g); }
+    groupOfKey.set(k.id, g);
   }
+  const byGroup = new Map<Group, JobResult[]>();
+  for (const [keyId, jobId, runId, finishedAt, metrics] of resultRows) {
+    const g = groupOfKey.get(keyId);
+    if (!g || metrics === '[]') continue; // a job without measurements has nothing to pool
+    const job: JobResult = { job_id: jobId, run_id: runId, finished_at: finishedAt, metrics: JSON.parse(metrics) as MetricTuple[] };
+    const list = byGroup.get(g);
+    if (list) list.push(job);
+    else byGroup.set(g, [job]);
+  }
+  for (const [g, jobs] of byGroup) {
+    jobs.sort((a, b) => b.finished_at - a.finished_at || (a.job_id < b.job_id ? 1 : -1));
+    for (const job of jobs.slice(0, window)) g.jobs.set(job.job_id, job);
+    g.newest = jobs[0]!.finished_at;
+  }
+  for (const [gk, g] of groups) if (g.jobs.size === 0) groups.delete(gk);
+  for (const key of [...settingsOf.keys()]) if (![...groups.values()].some((g) => g.settings.key === key)) settingsOf.delete(key);
   const allGroups = [...groups.values()];
   const options: CompareSettingsOption[] = [...settingsOf.values()].map((s) => {
     const here = allGroups.filter((g) => g.settings.key === s.key);
@@ -343,11 +321,15 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
 /** One cell: the pooled results of one version, device and settings key. */
 function cellOf(g: Group, status: CompareCellStatus, note: string | null, sizeBytes: number, v: CompareVariant, thresholds: { cosine: number; top1: number } | null): CompareCell {
   const jobs = [...g.jobs.values()];
-  const newest = jobs[0]![0]!;
+  const newest = jobs[0]!;
   // Flagged results (throttled, charging…) are left out when unflagged ones exist.
-  const metric = (name: string): ResultRow[] => {
-    const all = jobs.map((rs) => rs.find((r) => r.metric === name)).filter((r): r is ResultRow => r !== undefined);
-    const clean = all.filter((r) => r.flags === '[]');
+  const metric = (name: string): MetricResult[] => {
+    const all: MetricResult[] = [];
+    for (const job of jobs) {
+      const m = job.metrics.find((t) => t[0] === name);
+      if (m) all.push({ median: m[1], mean: m[2], max: m[3], ci_low: m[4], ci_high: m[5], flags: m[6] });
+    }
+    const clean = all.filter((r) => r.flags.length === 0);
     return clean.length > 0 ? clean : all;
   };
   const pooled = (name: string) => pooledMedian(metric(name));
