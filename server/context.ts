@@ -8,6 +8,7 @@ import type { ModelStore } from './models/store.js';
 import type { QueuePolicy } from './queue/jobs.js';
 import type { LiveEvent } from '../protocol/api.js';
 import type { WebhookDeliveryView } from '../protocol/alerts.js';
+import type { RunViewCache } from './farm/run-view-cache.js';
 
 export interface ServerConfig {
   host: string;
@@ -31,6 +32,8 @@ export interface ServerContext {
   now: () => number;
   /** Parses and prepares results that came in parts, off the event loop. */
   results: ResultPreparer;
+  /** Large runs' views, encoded, while nothing they show has changed. */
+  runViews: RunViewCache;
   /** Agents' heartbeats, written to the database every 30 s. */
   seen: SeenLog;
   /** Pushes an event to every dashboard socket. */

@@ -19,6 +19,8 @@ import { DEFAULT_WEBHOOK_CONFIG, WebhookDeliverer, type WebhookConfig } from './
 import { advanceAbTests } from './regression/ab.js';
 import { pruneForgottenDevices, SeenLog } from './farm/registry.js';
 import { stmt } from './db/statements.js';
+import { RunViewCache } from './farm/run-view-cache.js';
+import { VERSION } from './http/app.js';
 
 export interface StartOptions extends Partial<ServerConfig> { policy?: Partial<QueuePolicy>; webhooks?: Partial<WebhookConfig>; log?: Log; now?: () => number }
 
@@ -85,6 +87,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     now,
     seen: new SeenLog(),
     results: new ResultPreparer(),
+    // Run views of 64 KiB and more (a few hundred jobs) are kept encoded, 64 MiB in all; the ETag
+    // names this process too, so a client never keeps a view shaped by another build.
+    runViews: new RunViewCache(64 * 2 ** 20, 64 * 1024, `${VERSION}.${Date.now().toString(36)}`),
     publish: (event: LiveEvent) => hub?.publish(event),
     kick: (hint) => dispatcher?.kick(hint),
     revoked: (what) => hub?.revoke(what),

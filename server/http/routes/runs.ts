@@ -35,9 +35,18 @@ export function runRoutes(ctx: ServerContext): Router {
 
   r.get('/runs/:id', read, (req, res) => {
     const { id } = validate(idParamSchema, req.params, 'path');
-    const run = getRun(ctx.db, ctx.models, id);
-    if (!run) throw new BenchfleetError('not_found', `no run ${id}`);
-    res.json(run);
+    const view = ctx.runViews.get(ctx.db, ctx.models, id);
+    if (!view) throw new BenchfleetError('not_found', `no run ${id}`);
+    // Clients revalidate every time; one that holds this version of the view gets 304.
+    res.setHeader('ETag', view.etag);
+    res.setHeader('Cache-Control', 'private, no-cache');
+    if (req.headers['if-none-match']?.split(/\s*,\s*/).includes(view.etag)) {
+      res.status(304).end();
+      return;
+    }
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', view.body.length);
+    res.end(view.body);
   });
 
   r.post('/runs/:id/cancel', submit, (req, res) => {
