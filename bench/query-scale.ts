@@ -34,6 +34,7 @@ import { randomId } from '../server/ids.js';
 import { encodeSamples, summarize } from '../server/stats/summary.js';
 import { seriesKey } from '../server/regression/series-keys.js';
 import { rebuildSeries } from '../server/regression/watch.js';
+import { syncCompareIndex } from '../server/variants/compare-index.js';
 import { seededRng } from '../protocol/random.js';
 import { quantile } from './scale/harness.js';
 
@@ -264,6 +265,10 @@ function buildFarm(db: Db, targetSamples: number, tokenId: string): BuildStats {
     rebuildSeries(db, s.key, s.last);
     if (++done % 200 === 0) progress(`  ${done} / ${series.size} series rebuilt (${((now() - t0) / 1000).toFixed(0)} s)`);
   }
+  // The variant comparison's index, as the server's tick would build it from the noted jobs.
+  const tIndex = now();
+  const indexed = syncCompareIndex(db);
+  progress(`  ${indexed} jobs indexed for the variant comparison in ${((now() - tIndex) / 1000).toFixed(1)} s (syncCompareIndex)`);
   // Alerts: the latest regression of a third of the series that have one is still open.
   const latest = db.prepare(`SELECT c.id, c.series_key, c.metric, c.branch, c.job_id, c.effect, c.before_value, c.after_value, c.detected_at, c.evidence
     FROM series_changes c WHERE c.direction = 'regression' AND c.metric = 'latency_ms'

@@ -184,22 +184,46 @@ const ingest = await throughput(Number(args['ingest-rounds']), samples);
 progress(`ingest: ${f1(ingest.jobsPerS)} results/s, ${ingest.cpuPerResultMs.toFixed(2)} ms server CPU per job end to end (mean); ` +
   `job.result handling p50 ${q(ingest.resultMs, 0.5).toFixed(3)} ms, p99 ${q(ingest.resultMs, 0.99).toFixed(3)} ms`);
 
-// The run view of the last run (N jobs, all done).
+// The run view of the last run (N jobs, all done). Timed until the whole body has arrived (the
+// client's own JSON parsing is not the server's time). Three kinds of request: the view unchanged
+// since the server last built it (the encoded view is reused), the view after a change it shows
+// (a model's tags edited through the API before each request — every run view is rebuilt), and a
+// client revalidating the view it holds (If-None-Match: 304, no body).
+const viewOf = async (headers: Record<string, string> = {}): Promise<{ ms: number; bytes: number; status: number; etag: string | null }> => {
+  const t = now();
+  const res = await fetch(`${url}/api/v1/runs/${ingest.lastRun}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+  const bytes = (await res.arrayBuffer()).byteLength;
+  const ms = now() - t;
+  if (res.status !== 200 && res.status !== 304) throw new Error(`GET /runs/${ingest.lastRun}: ${res.status}`);
+  return { ms, bytes, status: res.status, etag: res.headers.get('etag') };
+};
+// The first answers after the server started run cold code (JIT): they are reported apart.
+const coldViews: number[] = [];
+const changedViews: number[] = [];
+for (let i = 0; i < 33; i++) {
+  await api('PATCH', '/models/scale:int8', { tags: [`view-${i}`] });
+  (i < 3 ? coldViews : changedViews).push((await viewOf()).ms);
+}
 const views: number[] = [];
 let viewBytes = 0;
-// The first answers after the server started run cold code (JIT): they are reported apart, and the
-// steady figures are the 30 after them.
-const coldViews: number[] = [];
-for (let i = 0; i < 33; i++) {
-  // Timed until the whole body has arrived (the client's own JSON parsing is not the server's time).
-  const t = now();
-  const res = await fetch(`${url}/api/v1/runs/${ingest.lastRun}`, { headers: { authorization: `Bearer ${token}` } });
-  viewBytes = (await res.arrayBuffer()).byteLength;
-  (i < 3 ? coldViews : views).push(now() - t);
-  if (res.status !== 200) throw new Error(`GET /runs/${ingest.lastRun}: ${res.status}`);
+let etag = '';
+for (let i = 0; i < 30; i++) {
+  const v = await viewOf();
+  views.push(v.ms);
+  viewBytes = v.bytes;
+  etag = v.etag ?? '';
+}
+const revalidations: number[] = [];
+// (A server built before ETags — a --server baseline — has none to revalidate.)
+for (let i = 0; i < (etag ? 30 : 0); i++) {
+  const v = await viewOf({ 'if-none-match': etag });
+  if (v.status !== 304) throw new Error(`revalidating the run view: ${v.status}, not 304`);
+  revalidations.push(v.ms);
 }
 const end = await serverStats();
-progress(`run view of ${N} jobs (${(viewBytes / 2 ** 20).toFixed(2)} MiB): first three ${coldViews.map((x) => x.toFixed(0)).join(', ')} ms; then p50 ${q(views, 0.5).toFixed(1)} ms, p95 ${q(views, 0.95).toFixed(1)} ms`);
+progress(`run view of ${N} jobs (${(viewBytes / 2 ** 20).toFixed(2)} MiB): first three after start ${coldViews.map((x) => x.toFixed(0)).join(', ')} ms; ` +
+  `after a change p50 ${q(changedViews, 0.5).toFixed(1)} ms, p95 ${q(changedViews, 0.95).toFixed(1)} ms; unchanged p50 ${q(views, 0.5).toFixed(1)} ms, p95 ${q(views, 0.95).toFixed(1)} ms; ` +
+  (etag ? `revalidated (304) p50 ${q(revalidations, 0.5).toFixed(2)} ms, p95 ${q(revalidations, 0.95).toFixed(2)} ms` : 'no ETag'));
 
 const result = {
   agents: N, processes: P, cores: os.cpus().length, server: args.server ?? 'this build',
@@ -209,7 +233,10 @@ const result = {
   trivial_jobs_per_s: trivial.jobsPerS, trivial_cpu_ms_per_job: trivial.cpuPerResultMs,
   ingest_results_per_s: ingest.jobsPerS, ingest_cpu_ms_per_job: ingest.cpuPerResultMs, ingest_samples: samples,
   result_handling_ms: { p50: q(ingest.resultMs, 0.5), p99: q(ingest.resultMs, 0.99), n: ingest.resultMs.length },
-  run_view_ms: { first: coldViews, p50: q(views, 0.5), p95: q(views, 0.95), jobs: N, bytes: viewBytes },
+  run_view_ms: {
+    first: coldViews, changed: { p50: q(changedViews, 0.5), p95: q(changedViews, 0.95) }, unchanged: { p50: q(views, 0.5), p95: q(views, 0.95) },
+    revalidated: etag ? { p50: q(revalidations, 0.5), p95: q(revalidations, 0.95) } : null, jobs: N, bytes: viewBytes,
+  },
   server_rss_mib: end.rss / 2 ** 20,
   jobs_assigned: assignedJobs,
 };

@@ -20,6 +20,7 @@ import { advanceAbTests } from './regression/ab.js';
 import { pruneForgottenDevices, SeenLog } from './farm/registry.js';
 import { stmt } from './db/statements.js';
 import { RunViewCache } from './farm/run-view-cache.js';
+import { syncCompareIndex } from './variants/compare-index.js';
 import { VERSION } from './http/app.js';
 
 export interface StartOptions extends Partial<ServerConfig> { policy?: Partial<QueuePolicy>; webhooks?: Partial<WebhookConfig>; log?: Log; now?: () => number }
@@ -149,6 +150,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       // Devices freed by the reaper, jobs whose backoff ran out, jobs queued without an event.
       if (reaped.length > 0) dispatcher?.kick({ devices: reaped.map((j) => j.device_id) });
       dispatcher?.sweep();
+      // Results stored since the last tick go into the variant comparison's index, a batch at a time.
+      syncCompareIndex(db, 2000);
       // Devices gone for a week that never ran a job are removed, once an hour.
       if (ctx.now() - lastPrune > 3_600_000) {
         lastPrune = ctx.now();

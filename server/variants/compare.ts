@@ -14,6 +14,7 @@ import { BenchfleetError } from '../../protocol/errors.js';
 import { FIDELITY_METRICS, fidelityFlags } from '../../protocol/fidelity.js';
 import { getFamily } from './families.js';
 import { stmt } from '../db/statements.js';
+import { syncCompareIndex } from './compare-index.js';
 
 export interface CompareOptions {
   family: string; devices?: string[] | undefined; budget: number; objective: CompareObjective;
@@ -161,9 +162,11 @@ export function compareFamily(db: Db, opts: CompareOptions): CompareView {
   // The newest `window` results of every compare key of the family — the model version each job
   // really ran (an A/B job's arm overrides its run's model), the device, and the settings part of
   // a series' identity (runtime, threads, inputs, runner) — from compare_keys and compare_results
-  // (migration 013), which triggers keep: each key's results are index entries newest first, with
+  // (migration 013, kept by compare-index.ts): each key's results are stored newest first, with
   // the job's measurement summaries on the same row, so a family of thousands of jobs costs one
   // short range of the table per key.
+  // Jobs whose rows changed since the server's last tick are indexed first (compare-index.ts).
+  syncCompareIndex(db);
   const wanted = opts.devices && opts.devices.length > 0 ? new Set(opts.devices) : null;
   const keyRows = stmt(db,
     `SELECT k.id, k.sha256, k.settings, d.name AS device, mo.variant FROM compare_keys k JOIN devices d ON d.id = k.device_id JOIN models mo ON mo.sha256 = k.sha256
